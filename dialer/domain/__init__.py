@@ -1,0 +1,1 @@
+"""The pure core: the rules of outbound dialing, with no I/O and time passed in."""
