@@ -1,0 +1,147 @@
+"""The telephony port: how the dialer places calls and learns what happened to them.
+
+Adapters: ``simulated`` (the shipped call-centre model), ``evovoice`` (Evo Voice's
+NewOutgoingSession over HTTP) and ``twilio`` (Programmable Voice). Each translates its
+provider's errors into :mod:`dialer.errors` at the boundary.
+
+Rules every adapter keeps:
+
+1. ``place_call`` is never retried blindly: after a timeout the call may be ringing. An
+   adapter that cannot tell raises :class:`~dialer.errors.PlacementUncertain` and later
+   settles it with :meth:`TelephonyBackend.reconcile`.
+2. Raw provider fields travel with every update, next to the canonical result.
+3. Unknown provider values are data, not crashes: they map to ``UNKNOWN`` and are kept raw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from dialer.domain.records import AttemptState
+from dialer.domain.results import CallResult
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallRequest:
+    """One call to place, for one attempt of one record."""
+
+    attempt_id: str
+    campaign: str
+    flow_id: str
+    number: str
+    """E.164 destination."""
+    caller_id: str | None
+    """E.164 caller ID; ``None`` only when the campaign allows the provider's random one."""
+    user_data: Mapping[str, str] = field(default_factory=dict)
+    ring_timeout: int = 25
+
+
+@dataclass(frozen=True, kw_only=True)
+class Placement:
+    """The provider accepted the call. ``provider_ref`` is None until correlation finds it."""
+
+    provider_ref: str | None
+    correlation: str = "direct"
+    call_sid: str | None = None
+    raw: Mapping[str, object] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallHandle:
+    """An in-flight call, as the dialer tracks it between ticks."""
+
+    attempt_id: str
+    campaign: str
+    number: str
+    placed_at: datetime
+    provider_ref: str | None = None
+    state: AttemptState = AttemptState.PLACED
+    seen_answer: bool = False
+    """The dialer has already observed this call answered (used by outcome mapping)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallUpdate:
+    """What the provider says about one call now. Fields are None until known."""
+
+    attempt_id: str
+    state: AttemptState
+    provider_ref: str | None = None
+    correlation: str | None = None
+    call_sid: str | None = None
+    answered_at: datetime | None = None
+    connected_at: datetime | None = None
+    ended_at: datetime | None = None
+    outcome: CallResult | None = None
+    """Canonical result; set when ``state`` is ``ENDED``."""
+    raw_outcome: str | None = None
+    was_missed: bool | None = None
+    agent: str | None = None
+    duration_s: float | None = None
+    raw: Mapping[str, object] | None = None
+    """Every provider field as received; JSON-compatible (it is stored as is)."""
+    note: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentView:
+    """Agent states as the provider reports them (only some providers know)."""
+
+    agents: int
+    idle: int
+    busy_elapsed: tuple[float, ...]
+    waiting: int
+    ringing_ages: tuple[float, ...] = ()
+    lines_in_use: int = 0
+    """Calls holding a line: ringing, waiting for an agent or talking."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CentreStats:
+    """Whole-run figures a provider can report (the simulated call centre knows them all)."""
+
+    agent_seconds: float
+    busy_agent_seconds: float
+
+    @property
+    def occupancy(self) -> float | None:
+        return self.busy_agent_seconds / self.agent_seconds if self.agent_seconds > 0 else None
+
+
+class TelephonyBackend(Protocol):
+    name: str
+
+    def place_call(self, request: CallRequest, *, now: datetime) -> Placement:
+        """Start the call. Raises TelephonyRejected / TelephonyAuthError / TelephonyUnavailable /
+        PlacementUncertain."""
+        ...
+
+    def poll(self, handles: Sequence[CallHandle], *, now: datetime) -> list[CallUpdate]:
+        """Report calls whose state changed (or that ended) since the last poll."""
+        ...
+
+    def reconcile(self, handle: CallHandle, *, now: datetime) -> CallUpdate | None:
+        """Settle an attempt left uncertain or pending by a crash: find the call the provider
+        placed for it, if any. ``None`` means the provider never placed it."""
+        ...
+
+    def hang_up(self, handle: CallHandle, *, now: datetime) -> None: ...
+
+    def agent_view(self, campaign: str, *, now: datetime) -> AgentView | None:
+        """Agent states when the provider knows them; ``None`` lets the dialer infer them."""
+        ...
+
+    def centre_stats(self, campaign: str, *, now: datetime) -> CentreStats | None: ...
+
+    def next_event_at(self, *, now: datetime) -> datetime | None:
+        """For virtual-time runs: when something will next happen (``None``: nothing scheduled)."""
+        ...
+
+    def check_caller_ids(self, numbers: Sequence[str]) -> Mapping[str, bool]:
+        """Whether each caller ID is a number the account owns."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,178 @@
+"""The simulated backend: calls go to the shipped call-centre model instead of a carrier.
+
+One :class:`~dialer.sim.callcentre.CallCentre` per campaign, with the campaign's agents.
+Results come back as Evo Voice ``SessionInfo`` documents and are classified by the same
+mapping the Evo Voice client uses, so a rehearsal exercises the real result path.
+
+Time comes from the ``now`` the dialer passes in: a virtual clock makes a day pass in
+seconds, a system clock makes the model run in real time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+
+from dialer.domain import phones
+from dialer.domain.clock import ensure_aware
+from dialer.domain.records import AttemptState
+from dialer.errors import TelephonyRejected
+from dialer.sim.callcentre import CallCentre, CallModel, Phase, SimCall
+from dialer.telephony import evo_mapping
+from dialer.telephony.base import AgentView, CallHandle, CallRequest, CallUpdate, CentreStats, Placement
+
+log = logging.getLogger(__name__)
+
+#: The most a call in each model phase can show; a cheap check before rendering a SessionInfo.
+_PHASE_STATE = {
+    Phase.RINGING: AttemptState.RINGING,
+    Phase.WAITING: AttemptState.ANSWERED,
+    Phase.TALKING: AttemptState.CONNECTED,
+    Phase.ENDED: AttemptState.ENDED,
+}
+
+
+class SimulatedTelephony:
+    name = "simulated"
+
+    def __init__(
+        self,
+        *,
+        agents_for: Callable[[str], int],
+        model: CallModel | None = None,
+        model_for: Callable[[str], CallModel | None] | None = None,
+        seed: int = 0,
+    ) -> None:
+        self._agents_for = agents_for
+        self._model = model or CallModel()
+        self._model_for = model_for
+        self._seed = seed
+        self._centres: dict[str, CallCentre] = {}
+        self._epoch: datetime | None = None
+
+    # ----------------------------------------------------------------- model
+    def centre(self, campaign: str, *, now: datetime) -> CallCentre:
+        now = ensure_aware(now)
+        if self._epoch is None:
+            self._epoch = now
+        centre = self._centres.get(campaign)
+        if centre is None:
+            model = (self._model_for(campaign) if self._model_for else None) or self._model
+            seed = int.from_bytes(hashlib.blake2b(f"{self._seed}:{campaign}".encode(), digest_size=4).digest(), "big")
+            centre = CallCentre(
+                agents=self._agents_for(campaign),
+                model=model,
+                seed=seed,
+                epoch=self._epoch,
+                start=(now - self._epoch).total_seconds(),
+            )
+            self._centres[campaign] = centre
+        t = centre.to_t(now)
+        if t > centre.t:
+            centre.advance(t)
+        return centre
+
+    # ------------------------------------------------------------------ port
+    def place_call(self, request: CallRequest, *, now: datetime) -> Placement:
+        if not phones.is_e164(request.number):
+            raise TelephonyRejected(
+                f"numberToDial {request.number!r} is not a valid E.164 number",
+                code="ValidationError",
+                status=400,
+                bad_number=True,
+            )
+        centre = self.centre(request.campaign, now=now)
+        call = centre.dial(request.number, caller_id=request.caller_id, flow_id=request.flow_id)
+        call.console_data = json.dumps(dict(request.user_data), ensure_ascii=False)
+        return Placement(provider_ref=call.session_id, correlation="direct", call_sid=call.call_sid)
+
+    def poll(self, handles: Sequence[CallHandle], *, now: datetime) -> list[CallUpdate]:
+        updates: list[CallUpdate] = []
+        for handle in handles:
+            if handle.provider_ref is None:
+                continue
+            centre = self.centre(handle.campaign, now=now)
+            call = centre.call_for_session(handle.provider_ref)
+            if call is None or _PHASE_STATE[call.phase].rank <= handle.state.rank:
+                continue  # nothing new to report
+            update = self._update(centre, call, handle, now=now)
+            if update.state.rank > handle.state.rank:
+                updates.append(update)
+        return updates
+
+    def reconcile(self, handle: CallHandle, *, now: datetime) -> CallUpdate | None:
+        centre = self._centres.get(handle.campaign)
+        call = centre.call_for_session(handle.provider_ref) if centre and handle.provider_ref else None
+        if call is None:
+            return None  # this process's model never placed it (the model restarts with the process)
+        return self._update(self.centre(handle.campaign, now=now), call, handle, now=now)
+
+    def hang_up(self, handle: CallHandle, *, now: datetime) -> None:
+        if handle.provider_ref:
+            self.centre(handle.campaign, now=now).hang_up(handle.provider_ref)
+
+    def agent_view(self, campaign: str, *, now: datetime) -> AgentView | None:
+        centre = self.centre(campaign, now=now)
+        agents = self._agents_for(campaign)
+        if agents != centre.logged_in:
+            centre.set_agents(agents)
+        obs = centre.observe()
+        return AgentView(
+            agents=obs.agents,
+            idle=obs.idle_agents,
+            busy_elapsed=obs.busy_elapsed,
+            waiting=obs.waiting,
+            ringing_ages=obs.ringing_ages,
+            lines_in_use=centre.active_calls(),
+        )
+
+    def centre_stats(self, campaign: str, *, now: datetime) -> CentreStats | None:
+        if campaign not in self._centres:
+            return None
+        centre = self.centre(campaign, now=now)
+        return CentreStats(agent_seconds=centre.agent_seconds(), busy_agent_seconds=centre.busy_agent_seconds())
+
+    def next_event_at(self, *, now: datetime) -> datetime | None:
+        times = [c.next_event_time() for c in self._centres.values()]
+        pending = [t for t in times if t is not None]
+        if not pending or self._epoch is None:
+            return None
+        return self._epoch + timedelta(seconds=min(pending))
+
+    def check_caller_ids(self, numbers: Sequence[str]) -> Mapping[str, bool]:
+        return {n: phones.is_e164(n) for n in numbers}
+
+    def close(self) -> None:
+        self._centres.clear()
+
+    # --------------------------------------------------------------- helpers
+    def _update(self, centre: CallCentre, call: SimCall, handle: CallHandle, *, now: datetime) -> CallUpdate:
+        session = centre.session_info(call)
+        state = evo_mapping.progress_state(session)
+        answered, connected, ended = evo_mapping.session_times(session, observed_at=now)
+        outcome = None
+        if state is AttemptState.ENDED:
+            outcome = evo_mapping.classify(session, seen_answer=handle.seen_answer)
+        return CallUpdate(
+            attempt_id=handle.attempt_id,
+            state=state,
+            provider_ref=call.session_id,
+            call_sid=call.call_sid,
+            answered_at=answered,
+            connected_at=connected,
+            ended_at=ended,
+            outcome=outcome,
+            raw_outcome=_text(session, "outcome"),
+            was_missed=bool(session.get("wasMissed")) if state is AttemptState.ENDED else None,
+            agent=_text(session, "answeredByName"),
+            duration_s=evo_mapping.duration_seconds(session),
+            raw=session if state is AttemptState.ENDED else None,
+        )
+
+
+def _text(session: Mapping[str, object], key: str) -> str | None:
+    value = session.get(key)
+    return value if isinstance(value, str) else None
