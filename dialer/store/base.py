@@ -1,0 +1,93 @@
+"""The store's shared core: engine, transactions, migrations and guarded record moves."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, cast
+
+from sqlalchemy import Connection, Engine, Table, bindparam, select, update
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from dialer.domain.records import RECORD_TRANSITIONS, RecordStatus, check_record_transition
+from dialer.errors import NotFound, StoreError
+from dialer.store import migrate
+from dialer.store.tables import (
+    AttemptRow,
+    CampaignEventRow,
+    CampaignRow,
+    DncRow,
+    ImportRejectRow,
+    ImportRow,
+    ProviderEventRow,
+    RecordRow,
+)
+
+campaigns_t = cast(Table, CampaignRow.__table__)
+records_t = cast(Table, RecordRow.__table__)
+attempts_t = cast(Table, AttemptRow.__table__)
+dnc_t = cast(Table, DncRow.__table__)
+imports_t = cast(Table, ImportRow.__table__)
+rejects_t = cast(Table, ImportRejectRow.__table__)
+events_t = cast(Table, CampaignEventRow.__table__)
+provider_events_t = cast(Table, ProviderEventRow.__table__)
+
+#: For each target status, the statuses a record may move to it from (itself included).
+SOURCES: Mapping[RecordStatus, list[str]] = {
+    target: [s.value for s in RecordStatus if s is target or target in RECORD_TRANSITIONS[s]] for target in RecordStatus
+}
+
+# A record update that only applies when the record is in an allowed source status. The SET
+# columns come from the execution parameters.
+_MOVE_RECORD = update(records_t).where(
+    records_t.c.id == bindparam("_rid"), records_t.c.status.in_(bindparam("_sources", expanding=True))
+)
+_RECORD_STATUS = select(records_t.c.status, records_t.c.handle).where(records_t.c.id == bindparam("_rid"))
+
+
+class StoreBase:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def upgrade(self) -> tuple[str | None, str | None]:
+        """Bring the schema to the newest migration; (before, after)."""
+        try:
+            head = migrate.head_revision()
+            if migrate.current_revision(self.engine) == head:
+                return head, head
+            return migrate.upgrade(self.engine)
+        except (OperationalError, ProgrammingError) as exc:
+            raise StoreError(
+                f"cannot open or migrate the database {self.engine.url.render_as_string(hide_password=True)}: "
+                f"{exc.orig}. Check DIALER_DATABASE_URL, then run `dialer db upgrade`."
+            ) from exc
+
+    def schema_revision(self) -> str | None:
+        return migrate.current_revision(self.engine)
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except OperationalError as exc:
+            raise StoreError(f"the database failed: {exc.orig}. Is it reachable and not locked?") from exc
+
+    def _move_record(self, conn: Connection, record_id: int, target: RecordStatus, values: Mapping[str, Any]) -> None:
+        """Update a record, moving it to ``target`` only along an allowed transition."""
+        result = conn.execute(
+            _MOVE_RECORD, {"_rid": record_id, "_sources": SOURCES[target], "status": target.value, **values}
+        )
+        if result.rowcount == 1:
+            return
+        row = conn.execute(_RECORD_STATUS, {"_rid": record_id}).first()
+        if row is None:
+            raise NotFound(f"no record with id {record_id}")
+        check_record_transition(RecordStatus(row.status), target, handle=row.handle)

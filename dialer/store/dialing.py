@@ -1,0 +1,419 @@
+"""The dialing hot path: claims, attempts and their progress.
+
+These run several times per call and once per tick, so their statements are built once
+and executed with parameters, and they read only the columns they need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from dialer.domain.records import Attempt, AttemptState, Record, RecordStatus
+from dialer.domain.results import CallResult
+from dialer.domain.treatments import RetryDecision
+from dialer.errors import AlreadyExists, NotFound
+from dialer.store import convert
+from dialer.store.base import StoreBase, attempts_t, dnc_t, provider_events_t, records_t
+from dialer.store.types import (
+    GLOBAL_SCOPE,
+    AttemptEnding,
+    AttemptProgress,
+    Claim,
+    FinishedAttempt,
+    InFlightCall,
+    campaign_scope,
+)
+
+_IN_FLIGHT_NUMBERS = select(attempts_t.c.number_dialed).where(attempts_t.c.ended_at.is_(None))
+_PRIORITY = case((records_t.c.record_type == "general", 1), else_=0)
+
+_CLAIMABLE = (
+    select(records_t.c.id)
+    .where(
+        records_t.c.campaign_id == bindparam("cid"),
+        records_t.c.status == RecordStatus.READY.value,
+        records_t.c.next_dial_at <= bindparam("now"),
+        records_t.c.phone.not_in(_IN_FLIGHT_NUMBERS),
+    )
+    .order_by(_PRIORITY, records_t.c.next_dial_at, records_t.c.id)
+    .limit(bindparam("lim"))
+    .with_for_update(skip_locked=True)
+)
+# Lease the rows locked by _CLAIMABLE and read them back. (Not one statement: PostgreSQL may
+# re-run an ``IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)`` subquery and lease more than n rows.)
+_LEASE = (
+    update(records_t)
+    .where(records_t.c.id.in_(bindparam("ids", expanding=True)), records_t.c.status == RecordStatus.READY.value)
+    .returning(*records_t.c)
+)
+_DNC_HITS = select(dnc_t.c.phone).where(
+    dnc_t.c.phone.in_(bindparam("phones", expanding=True)),
+    dnc_t.c.scope.in_(bindparam("scopes", expanding=True)),
+)
+_ATTEMPT_WITH_HANDLE = select(attempts_t, records_t.c.handle).join(records_t, records_t.c.id == attempts_t.c.record_id)
+_IN_FLIGHT = _ATTEMPT_WITH_HANDLE.where(attempts_t.c.ended_at.is_(None)).order_by(attempts_t.c.created_at)
+_IN_FLIGHT_OF = _ATTEMPT_WITH_HANDLE.where(
+    attempts_t.c.ended_at.is_(None), attempts_t.c.campaign_id == bindparam("cid")
+).order_by(attempts_t.c.created_at)
+_IN_FLIGHT_CALLS = (
+    select(
+        attempts_t.c.id,
+        attempts_t.c.campaign_id,
+        attempts_t.c.number_dialed,
+        attempts_t.c.state,
+        attempts_t.c.provider_ref,
+        attempts_t.c.created_at,
+        attempts_t.c.placed_at,
+    )
+    .where(attempts_t.c.ended_at.is_(None))
+    .order_by(attempts_t.c.created_at)
+)
+_ATTEMPT_ROW = select(attempts_t).where(attempts_t.c.id == bindparam("aid"))
+_ATTEMPT_BY_ID = _ATTEMPT_WITH_HANDLE.where(attempts_t.c.id == bindparam("aid"))
+_RECORD_BY_ID = select(records_t).where(records_t.c.id == bindparam("rid"))
+_INSERT_ATTEMPT = insert(attempts_t)
+_UPDATE_ATTEMPT = update(attempts_t).where(attempts_t.c.id == bindparam("_aid"))
+# Progress moves the state forward only, and never touches an attempt that has ended.
+_PROGRESS = (
+    update(attempts_t)
+    .where(attempts_t.c.id == bindparam("_aid"), attempts_t.c.ended_at.is_(None))
+    .values(
+        state=case(
+            (attempts_t.c.state.in_(bindparam("_lower", expanding=True)), bindparam("_state")),
+            else_=attempts_t.c.state,
+        )
+    )
+)
+_LOWER = {s: [o.value for o in AttemptState if o.rank < s.rank] for s in AttemptState}
+_PROGRESS_FIELDS = (
+    "provider_ref",
+    "call_sid",
+    "correlation",
+    "placed_at",
+    "answered_at",
+    "connected_at",
+    "error",
+)
+
+
+class DialingStore(StoreBase):
+    def claim_records(
+        self, campaign_id: int, *, limit: int, worker: str, lease_seconds: float, now: datetime
+    ) -> list[Claim]:
+        """Lease up to ``limit`` due records, callbacks first, then oldest schedule.
+
+        Records whose number already has a call in flight (any campaign) are skipped: at
+        most one call per destination is ever ringing. The do-not-call list is read in the
+        same transaction, so each claim says whether its number may be dialed right now.
+        """
+        if limit <= 0:
+            return []
+        with self._tx() as conn:
+            ids = list(conn.execute(_CLAIMABLE, {"cid": campaign_id, "now": now, "lim": limit}).scalars())
+            if not ids:
+                return []
+            rows = conn.execute(
+                _LEASE,
+                {
+                    "ids": ids,
+                    "status": RecordStatus.LEASED.value,
+                    "lease_owner": worker,
+                    "lease_until": now + timedelta(seconds=lease_seconds),
+                    "updated_at": now,
+                },
+            ).mappings()
+            records = [convert.record(r) for r in rows]
+            if not records:
+                return []
+            dnc = set(
+                conn.execute(
+                    _DNC_HITS,
+                    {"phones": [r.phone for r in records], "scopes": [GLOBAL_SCOPE, campaign_scope(campaign_id)]},
+                ).scalars()
+            )
+        records.sort(key=lambda r: (r.record_type == "general", r.next_dial_at, r.id))
+        return [Claim(record=r, on_dnc=r.phone in dnc) for r in records]
+
+    def count_in_flight(self, campaign_id: int | None = None) -> int:
+        query = select(func.count()).select_from(attempts_t).where(attempts_t.c.ended_at.is_(None))
+        if campaign_id is not None:
+            query = query.where(attempts_t.c.campaign_id == campaign_id)
+        with self._tx() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def in_flight(self, campaign_id: int | None = None) -> list[Attempt]:
+        with self._tx() as conn:
+            if campaign_id is None:
+                rows = conn.execute(_IN_FLIGHT).mappings()
+            else:
+                rows = conn.execute(_IN_FLIGHT_OF, {"cid": campaign_id}).mappings()
+            return [convert.attempt(r) for r in rows]
+
+    def in_flight_calls(self) -> list[InFlightCall]:
+        """Every unfinished attempt, oldest first, with just what result collection needs."""
+        with self._tx() as conn:
+            return [
+                InFlightCall(
+                    attempt_id=aid,
+                    campaign_id=cid,
+                    number=number,
+                    state=AttemptState(state),
+                    provider_ref=ref,
+                    created_at=created,
+                    placed_at=placed,
+                )
+                for aid, cid, number, state, ref, created, placed in conn.execute(_IN_FLIGHT_CALLS)
+            ]
+
+    def in_flight_numbers(self) -> set[str]:
+        with self._tx() as conn:
+            return set(conn.execute(_IN_FLIGHT_NUMBERS).scalars())
+
+    def skipped_for_in_flight(self, campaign_id: int, *, now: datetime) -> int:
+        """Due records held back because their number is being called right now."""
+        query = select(func.count()).where(
+            records_t.c.campaign_id == campaign_id,
+            records_t.c.status == RecordStatus.READY.value,
+            records_t.c.next_dial_at <= now,
+            records_t.c.phone.in_(_IN_FLIGHT_NUMBERS),
+        )
+        with self._tx() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def begin_attempt(
+        self,
+        record: Record,
+        *,
+        attempt_id: str,
+        backend: str,
+        mode: str,
+        caller_id: str | None,
+        pacing_reason: str,
+        now: datetime,
+    ) -> Attempt:
+        """Write the attempt (state ``pending``) and move the record to ``dialing``, before
+        the provider is called. Raises :class:`AlreadyExists` if the number is in flight."""
+        try:
+            with self._tx() as conn:
+                self._move_record(
+                    conn,
+                    record.id,
+                    RecordStatus.DIALING,
+                    {
+                        "blocked_reason": None,
+                        "blocked_detail": None,
+                        "blocked_until": None,
+                        "last_attempt_at": now,
+                        "updated_at": now,
+                    },
+                )
+                conn.execute(
+                    _INSERT_ATTEMPT,
+                    {
+                        "id": attempt_id,
+                        "record_id": record.id,
+                        "campaign_id": record.campaign_id,
+                        "backend": backend,
+                        "mode": mode,
+                        "state": AttemptState.PENDING.value,
+                        "number_dialed": record.phone,
+                        "caller_id": caller_id,
+                        "created_at": now,
+                        "updated_at": now,
+                        "pacing_reason": pacing_reason,
+                    },
+                )
+        except IntegrityError as exc:
+            raise AlreadyExists(f"{record.phone} already has a call in flight") from exc
+        return Attempt(
+            id=attempt_id,
+            record_id=record.id,
+            campaign_id=record.campaign_id,
+            backend=backend,
+            mode=mode,
+            state=AttemptState.PENDING,
+            number_dialed=record.phone,
+            caller_id=caller_id,
+            created_at=now,
+            pacing_reason=pacing_reason,
+            record_handle=record.handle,
+        )
+
+    def get_attempt(self, attempt_id: str) -> Attempt:
+        with self._tx() as conn:
+            row = conn.execute(_ATTEMPT_BY_ID, {"aid": attempt_id}).mappings().first()
+        if row is None:
+            raise NotFound(f"no attempt {attempt_id}")
+        return convert.attempt(row)
+
+    def progress_attempt(self, attempt_id: str, progress: AttemptProgress, *, now: datetime) -> None:
+        """Record what an in-flight attempt learned. States only move forward."""
+        state = progress.state if progress.state is not AttemptState.ENDED else AttemptState.CONNECTED
+        params: dict[str, Any] = {
+            "_aid": attempt_id,
+            "_lower": _LOWER[state],
+            "_state": state.value,
+            "updated_at": now,
+        }
+        for key in _PROGRESS_FIELDS:
+            value = getattr(progress, key)
+            if value is not None:
+                params[key] = value
+        with self._tx() as conn:
+            conn.execute(_PROGRESS, params)
+
+    def finish_attempt(
+        self,
+        attempt_id: str,
+        ending: AttemptEnding,
+        *,
+        decide: Callable[[Record, CallResult], RetryDecision],
+        now: datetime,
+    ) -> FinishedAttempt | None:
+        """End the attempt and move its record on, atomically.
+
+        ``decide`` gets the record with this result already counted (``attempts`` and
+        ``result_counts``) and returns where the record goes next. Returns None if the
+        attempt had already ended (a repeated report is harmless).
+        """
+        outcome = ending.outcome
+        with self._tx() as conn:
+            arow = conn.execute(_ATTEMPT_ROW, {"aid": attempt_id}).mappings().first()
+            if arow is None:
+                raise NotFound(f"no attempt {attempt_id}")
+            if arow["ended_at"] is not None:
+                return None
+            rrow = conn.execute(_RECORD_BY_ID, {"rid": arow["record_id"]}).mappings().one()
+            counts = dict(rrow["result_counts"] or {})
+            counts[outcome.value] = int(counts.get(outcome.value, 0)) + 1
+            attempts = rrow["attempts"] + (1 if outcome.counts_attempt else 0)
+            decision = decide(convert.record({**rrow, "result_counts": counts, "attempts": attempts}), outcome)
+            attempt_values: dict[str, Any] = {
+                "state": AttemptState.ENDED.value,
+                "ended_at": ending.ended_at,
+                "outcome": outcome.value,
+                "category": outcome.category.value,
+                "raw_outcome": ending.raw_outcome,
+                "was_missed": ending.was_missed,
+                "answered_at": ending.answered_at or arow["answered_at"],
+                "connected_at": ending.connected_at or arow["connected_at"],
+                "duration_s": ending.duration_s,
+                "agent": ending.agent,
+                "raw": dict(ending.raw) if ending.raw is not None else None,
+                "updated_at": now,
+            }
+            for key in ("provider_ref", "call_sid", "correlation", "error"):
+                value = getattr(ending, key)
+                if value is not None:
+                    attempt_values[key] = value
+            conn.execute(_UPDATE_ATTEMPT, {"_aid": attempt_id, **attempt_values})
+            record_values: dict[str, Any] = {
+                "attempts": attempts,
+                "result_counts": counts,
+                "last_outcome": outcome.value,
+                "last_was_missed": ending.was_missed,
+                "lease_owner": None,
+                "lease_until": None,
+                "blocked_reason": None,
+                "blocked_detail": decision.reason,
+                "blocked_until": None,
+                "updated_at": now,
+            }
+            if decision.retry_at is not None:
+                record_values["next_dial_at"] = decision.retry_at
+            self._move_record(conn, arow["record_id"], decision.status, record_values)
+        return FinishedAttempt(
+            attempt=convert.attempt({**arow, **attempt_values, "handle": rrow["handle"]}),
+            record=convert.record({**rrow, **record_values, "status": decision.status.value}),
+            decision=decision,
+        )
+
+    def recent_endings(self, campaign_id: int, *, since: datetime) -> list[Attempt]:
+        """Attempts connected to an agent that ended after ``since`` (agents still in wrap-up)."""
+        query = (
+            select(attempts_t)
+            .where(
+                attempts_t.c.campaign_id == campaign_id,
+                attempts_t.c.ended_at >= since,
+                attempts_t.c.connected_at.is_not(None),
+            )
+            .order_by(attempts_t.c.ended_at)
+        )
+        with self._tx() as conn:
+            return [convert.attempt(r) for r in conn.execute(query).mappings()]
+
+    def release_expired_leases(self, campaign_ids: Sequence[int], *, now: datetime) -> int:
+        """Leases left by a crashed tick or a closed preview desk go back to ready."""
+        with self._tx() as conn:
+            result = conn.execute(
+                update(records_t)
+                .where(
+                    records_t.c.campaign_id.in_(campaign_ids),
+                    records_t.c.status == RecordStatus.LEASED.value,
+                    records_t.c.lease_until < now,
+                )
+                .values(status=RecordStatus.READY.value, lease_owner=None, lease_until=None, updated_at=now)
+            )
+            return int(result.rowcount or 0)
+
+    def iter_attempts(self, campaign_id: int, *, batch: int = 5000) -> Iterator[Attempt]:
+        last_created: datetime | None = None
+        last_id = ""
+        while True:
+            query = (
+                _ATTEMPT_WITH_HANDLE.where(attempts_t.c.campaign_id == campaign_id)
+                .order_by(attempts_t.c.created_at, attempts_t.c.id)
+                .limit(batch)
+            )
+            if last_created is not None:
+                query = query.where(
+                    or_(
+                        attempts_t.c.created_at > last_created,
+                        and_(attempts_t.c.created_at == last_created, attempts_t.c.id > last_id),
+                    )
+                )
+            with self._tx() as conn:
+                rows = conn.execute(query).mappings().all()
+            if not rows:
+                return
+            for row in rows:
+                yield convert.attempt(row)
+            last_created, last_id = rows[-1]["created_at"], rows[-1]["id"]
+
+    def attempts_for_record(self, record_id: int) -> list[Attempt]:
+        query = _ATTEMPT_WITH_HANDLE.where(attempts_t.c.record_id == record_id).order_by(attempts_t.c.created_at)
+        with self._tx() as conn:
+            return [convert.attempt(r) for r in conn.execute(query).mappings()]
+
+    def add_provider_event(
+        self, *, provider_ref: str, kind: str, sequence: int, payload: Mapping[str, Any], now: datetime
+    ) -> bool:
+        """Store a callback; False when this (ref, kind, sequence) was already received."""
+        try:
+            with self._tx() as conn:
+                conn.execute(
+                    insert(provider_events_t).values(
+                        provider_ref=provider_ref,
+                        kind=kind,
+                        sequence=sequence,
+                        payload=dict(payload),
+                        received_at=now,
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def provider_events(self, provider_ref: str) -> list[tuple[str, int, dict[str, Any]]]:
+        query = (
+            select(provider_events_t.c.kind, provider_events_t.c.sequence, provider_events_t.c.payload)
+            .where(provider_events_t.c.provider_ref == provider_ref)
+            .order_by(provider_events_t.c.sequence, provider_events_t.c.id)
+        )
+        with self._tx() as conn:
+            return [(k, s, dict(p)) for k, s, p in conn.execute(query)]

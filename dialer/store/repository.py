@@ -1,0 +1,60 @@
+"""The SQL store: campaigns, records, attempts, DNC entries and imports.
+
+Methods are named by intent and return domain objects. Every method is one transaction.
+Records are claimed by lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite serialises
+writers anyway), and an attempt is written *before* the provider is asked to dial, so a
+crash can always be reconciled. The methods live in one module per concept:
+
+* :mod:`dialer.store.campaigns` — campaigns and their event log
+* :mod:`dialer.store.records` — records, imports and record moves outside dialing
+* :mod:`dialer.store.dnc` — the do-not-call list
+* :mod:`dialer.store.dialing` — claims, attempts and their progress (the hot path)
+* :mod:`dialer.store.stats` — aggregates
+"""
+
+from __future__ import annotations
+
+from dialer.store.base import StoreBase
+from dialer.store.campaigns import CampaignStore
+from dialer.store.dialing import DialingStore
+from dialer.store.dnc import DncStore
+from dialer.store.engine import make_engine
+from dialer.store.records import ImportWriter, RecordStore
+from dialer.store.stats import StatsStore
+from dialer.store.types import (
+    GLOBAL_SCOPE,
+    AttemptEnding,
+    AttemptProgress,
+    Claim,
+    DueSummary,
+    FinishedAttempt,
+    InFlightCall,
+    OutcomeCounts,
+    campaign_scope,
+)
+
+
+class SqlStore(CampaignStore, RecordStore, DncStore, DialingStore, StatsStore, StoreBase):
+    """The repository. Build it with :meth:`open`, which migrates the schema on first use."""
+
+    @classmethod
+    def open(cls, url: str, *, migrate_schema: bool = True) -> SqlStore:
+        store = cls(make_engine(url))
+        if migrate_schema:
+            store.upgrade()
+        return store
+
+
+__all__ = [
+    "GLOBAL_SCOPE",
+    "AttemptEnding",
+    "AttemptProgress",
+    "Claim",
+    "DueSummary",
+    "FinishedAttempt",
+    "ImportWriter",
+    "InFlightCall",
+    "OutcomeCounts",
+    "SqlStore",
+    "campaign_scope",
+]

@@ -1,0 +1,107 @@
+"""Aggregates: outcome counts, pacing samples, what is due."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, bindparam, case, func, select, type_coerce
+
+from dialer.domain.records import FINAL_STATUSES, RecordStatus
+from dialer.store.base import StoreBase, attempts_t, records_t
+from dialer.store.tables import UTCDateTime
+from dialer.store.types import DueSummary, OutcomeCounts
+
+_UNFINISHED = [s.value for s in RecordStatus if s not in FINAL_STATUSES]
+_DUE_SUMMARY = select(
+    func.count(),
+    func.sum(case((records_t.c.status == RecordStatus.READY.value, 1), else_=0)),
+    type_coerce(
+        func.min(case((records_t.c.status == RecordStatus.READY.value, records_t.c.next_dial_at))), UTCDateTime()
+    ),
+).where(
+    records_t.c.campaign_id.in_(bindparam("cids", expanding=True)),
+    records_t.c.status.in_(_UNFINISHED),
+)
+
+
+_NEXT_DUE = select(func.min(records_t.c.next_dial_at)).where(
+    records_t.c.campaign_id.in_(bindparam("cids", expanding=True)),
+    records_t.c.status == RecordStatus.READY.value,
+)
+
+
+class StatsStore(StoreBase):
+    def due_summary(self, campaign_ids: Sequence[int]) -> DueSummary:
+        """How many records are unfinished and when the next ready one is due."""
+        with self._tx() as conn:
+            count, ready, due = conn.execute(_DUE_SUMMARY, {"cids": list(campaign_ids)}).one()
+        return DueSummary(unfinished=int(count), ready=int(ready or 0), next_due_at=due)
+
+    def unfinished_records(self, campaign_ids: Sequence[int]) -> int:
+        return self.due_summary(campaign_ids).unfinished
+
+    def next_due_at(self, campaign_ids: Sequence[int]) -> datetime | None:
+        """The earliest ``next_dial_at`` among ready records (an index-only look-up)."""
+        with self._tx() as conn:
+            value: datetime | None = conn.execute(_NEXT_DUE, {"cids": list(campaign_ids)}).scalar_one()
+        return value
+
+    def outcome_counts(
+        self, campaign_id: int, *, since: datetime | None = None, until: datetime | None = None
+    ) -> OutcomeCounts:
+        conditions = [attempts_t.c.campaign_id == campaign_id, attempts_t.c.ended_at.is_not(None)]
+        if since is not None:
+            conditions.append(attempts_t.c.ended_at >= since)
+        if until is not None:
+            conditions.append(attempts_t.c.ended_at < until)
+        query = (
+            select(attempts_t.c.outcome, func.count(), func.sum(case((attempts_t.c.was_missed, 1), else_=0)))
+            .where(and_(*conditions))
+            .group_by(attempts_t.c.outcome)
+        )
+        with self._tx() as conn:
+            rows = conn.execute(query).all()
+        return OutcomeCounts(
+            by_outcome={o: int(n) for o, n, _ in rows if o}, missed=sum(int(m or 0) for _, _, m in rows)
+        )
+
+    def placed_since(self, campaign_id: int | None, *, since: datetime) -> int:
+        query = select(func.count()).where(attempts_t.c.created_at >= since)
+        if campaign_id is not None:
+            query = query.where(attempts_t.c.campaign_id == campaign_id)
+        with self._tx() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def recent_samples(self, campaign_id: int, *, limit: int = 200) -> tuple[list[float], list[float]]:
+        """(talk seconds of recent connects, answer-delay seconds of recent live answers), oldest first."""
+        connected = (
+            select(attempts_t.c.connected_at, attempts_t.c.ended_at)
+            .where(
+                attempts_t.c.campaign_id == campaign_id,
+                attempts_t.c.connected_at.is_not(None),
+                attempts_t.c.ended_at.is_not(None),
+            )
+            .order_by(attempts_t.c.ended_at.desc())
+            .limit(limit)
+        )
+        answered = (
+            select(attempts_t.c.placed_at, attempts_t.c.answered_at)
+            .where(
+                attempts_t.c.campaign_id == campaign_id,
+                attempts_t.c.answered_at.is_not(None),
+                attempts_t.c.placed_at.is_not(None),
+            )
+            .order_by(attempts_t.c.answered_at.desc())
+            .limit(limit)
+        )
+        with self._tx() as conn:
+            talk = [_seconds(a, b) for a, b in conn.execute(connected)]
+            delays = [_seconds(a, b) for a, b in conn.execute(answered)]
+        return list(reversed(talk)), list(reversed(delays))
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float:
+    if start is None or end is None:
+        return 0.0
+    return max(0.0, (end - start).total_seconds())

@@ -1,0 +1,124 @@
+"""Values the repository takes and returns (besides the domain objects)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from dialer.domain.records import Attempt, AttemptState, Record
+from dialer.domain.results import CallResult
+from dialer.domain.treatments import RetryDecision
+
+GLOBAL_SCOPE = "*"
+
+
+def campaign_scope(campaign_id: int) -> str:
+    """The DNC scope of one campaign's own list (``*`` is the global list)."""
+    return f"campaign:{campaign_id}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttemptProgress:
+    """Fields an in-flight attempt may learn (``None`` leaves the stored value alone)."""
+
+    state: AttemptState
+    provider_ref: str | None = None
+    call_sid: str | None = None
+    correlation: str | None = None
+    placed_at: datetime | None = None
+    answered_at: datetime | None = None
+    connected_at: datetime | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttemptEnding:
+    """How an attempt ended."""
+
+    outcome: CallResult
+    ended_at: datetime
+    raw_outcome: str | None = None
+    was_missed: bool | None = None
+    answered_at: datetime | None = None
+    connected_at: datetime | None = None
+    duration_s: float | None = None
+    agent: str | None = None
+    provider_ref: str | None = None
+    call_sid: str | None = None
+    correlation: str | None = None
+    error: str | None = None
+    raw: Mapping[str, object] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FinishedAttempt:
+    attempt: Attempt
+    record: Record
+    decision: RetryDecision
+
+
+@dataclass(frozen=True, kw_only=True)
+class InFlightCall:
+    """The few fields of an unfinished attempt that collecting its result needs."""
+
+    attempt_id: str
+    campaign_id: int
+    number: str
+    state: AttemptState
+    provider_ref: str | None
+    created_at: datetime
+    placed_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claim:
+    """A leased record, and whether its number was on the do-not-call list at claim time."""
+
+    record: Record
+    on_dnc: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class DueSummary:
+    unfinished: int
+    """Records not in a final status."""
+    ready: int
+    """Of those, records waiting to be dialed (the rest are leased or being dialed)."""
+    next_due_at: datetime | None
+    """Earliest ``next_dial_at`` among ready records."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutcomeCounts:
+    """Ended attempts by canonical outcome over a period, with the derived totals."""
+
+    by_outcome: Mapping[str, int] = field(default_factory=dict)
+    missed: int = 0
+
+    @property
+    def attempts(self) -> int:
+        return sum(self.by_outcome.values())
+
+    @property
+    def live_answers(self) -> int:
+        return sum(n for k, n in self.by_outcome.items() if CallResult(k).is_live)
+
+    @property
+    def abandoned(self) -> int:
+        return sum(n for k, n in self.by_outcome.items() if CallResult(k).is_abandoned)
+
+    @property
+    def connects(self) -> int:
+        return self.live_answers - self.abandoned
+
+    @property
+    def non_live(self) -> int:
+        return self.attempts - self.live_answers
+
+    @property
+    def abandon_rate(self) -> float | None:
+        return self.abandoned / self.live_answers if self.live_answers else None
+
+    def count(self, *results: CallResult) -> int:
+        return sum(self.by_outcome.get(r.value, 0) for r in results)
