@@ -1,0 +1,122 @@
+"""Campaign settings from arguments or a campaign file (``campaigns/*.toml``)."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dialer.domain import phones
+from dialer.domain.campaigns import CampaignSpec, DialMode
+from dialer.domain.windows import CallingWindow
+from dialer.errors import ConfigError
+
+CAMPAIGN_KEYS = {
+    "name",
+    "flow_id",
+    "mode",
+    "caller_ids",
+    "allow_random_caller_id",
+    "agents",
+    "region",
+    "max_attempts",
+    "calling_hours",
+    "calling_days",
+    "timezone",
+    "ring_timeout",
+    "max_cps",
+    "max_lines",
+    "lines_per_agent",
+}
+
+
+def build_spec(
+    *,
+    name: str,
+    flow_id: str,
+    mode: str = "progressive",
+    caller_ids: tuple[str, ...] | list[str] = (),
+    allow_random_caller_id: bool = False,
+    agents: int = 10,
+    region: str = "US",
+    max_attempts: int = 6,
+    hours: str = "08:00-21:00",
+    days: str = "mon-sun",
+    timezone: str | None = None,
+    ring_timeout: int = 25,
+    max_cps: float | None = None,
+    max_lines: int | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> CampaignSpec:
+    """Validate campaign settings into a spec; errors name the offending option."""
+    normalised = []
+    for cid in caller_ids:
+        try:
+            normalised.append(phones.normalise(cid, region).e164)
+        except phones.PhoneError as exc:
+            raise ConfigError(f"caller ID {cid!r}: {exc}. Give the owned number in E.164, e.g. +18144043093") from exc
+    try:
+        return CampaignSpec(
+            name=name,
+            flow_id=flow_id,
+            mode=DialMode(mode),
+            caller_ids=tuple(dict.fromkeys(normalised)),
+            allow_random_caller_id=allow_random_caller_id,
+            agents=agents,
+            region=region,
+            max_attempts=max_attempts,
+            window=CallingWindow.parse(hours, days),
+            timezone=timezone,
+            ring_timeout=ring_timeout,
+            max_cps=max_cps,
+            max_lines=max_lines,
+            options=dict(options or {}),
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+@dataclass(frozen=True, kw_only=True)
+class CampaignFile:
+    path: Path
+    spec: CampaignSpec
+    records: Path | None
+    dnc: Path | None
+
+
+def load_campaign_file(path: Path) -> CampaignFile:
+    """Read ``[campaign]``, ``[import]`` and ``[sim]`` tables from a campaign TOML file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read campaign file {path}: {exc}") from exc
+    camp = dict(data.get("campaign", {}))
+    unknown = set(camp) - CAMPAIGN_KEYS
+    if unknown:
+        raise ConfigError(f"{path}: unknown [campaign] key(s) {', '.join(sorted(unknown))}")
+    if "name" not in camp or "flow_id" not in camp:
+        raise ConfigError(f"{path}: [campaign] needs at least name and flow_id")
+    options: dict[str, Any] = {}
+    if "sim" in data:
+        options["sim"] = dict(data["sim"])
+    if "lines_per_agent" in camp:
+        options["lines_per_agent"] = camp.pop("lines_per_agent")
+    spec = build_spec(
+        name=camp.pop("name"),
+        flow_id=camp.pop("flow_id"),
+        hours=camp.pop("calling_hours", "08:00-21:00"),
+        days=camp.pop("calling_days", "mon-sun"),
+        caller_ids=tuple(camp.pop("caller_ids", ())),
+        options=options,
+        **camp,
+    )
+    imp = data.get("import", {})
+    base = path.parent
+    return CampaignFile(
+        path=path,
+        spec=spec,
+        records=base / imp["records"] if "records" in imp else None,
+        dnc=base / imp["dnc"] if "dnc" in imp else None,
+    )

@@ -1,0 +1,86 @@
+"""The composition root: the one place that wires settings, store, telephony and clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+from dialer.domain.campaigns import Campaign
+from dialer.domain.clock import Clock, SystemClock
+from dialer.domain.pacing import Meter
+from dialer.errors import NotFound
+from dialer.settings import Settings
+from dialer.sim.callcentre import CallModel
+from dialer.store.repository import SqlStore
+from dialer.telephony import get_backend
+from dialer.telephony.base import TelephonyBackend
+
+
+@dataclass
+class Context:
+    settings: Settings
+    store: SqlStore
+    telephony: TelephonyBackend
+    clock: Clock
+    meters: dict[int, Meter] = field(default_factory=dict)
+    """Per-campaign pacing history, seeded from the store on first use."""
+    campaigns: dict[str, Campaign] = field(default_factory=dict)
+    """Campaigns as read at the start of the current tick (adapters may consult it)."""
+    lease_sweep_at: datetime | None = None
+    """When the tick next sweeps expired leases."""
+
+    def close(self) -> None:
+        self.telephony.close()
+        self.store.close()
+
+
+def sim_model_from_options(options: dict[str, Any] | Any, *, default: CallModel) -> CallModel:
+    """A campaign's ``options["sim"]`` table → :class:`CallModel` (unknown keys are refused)."""
+    sim = options.get("sim") if isinstance(options, dict) else None
+    if not sim:
+        return default
+    known = {f.name for f in fields(CallModel)}
+    unknown = set(sim) - known
+    if unknown:
+        raise ValueError(f"unknown simulated call-centre setting(s): {', '.join(sorted(unknown))}")
+    base = {f.name: getattr(default, f.name) for f in fields(CallModel)}
+    return CallModel(**{**base, **sim})
+
+
+def build_context(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    telephony: TelephonyBackend | None = None,
+    store: SqlStore | None = None,
+) -> Context:
+    store = store or SqlStore.open(settings.effective_database_url)
+    default_model = CallModel(hit_rate=settings.sim_hit_rate)
+
+    def campaign(name: str) -> Campaign | None:
+        cached = ctx.campaigns.get(name) if ctx is not None else None
+        if cached is not None:
+            return cached
+        try:
+            return store.get_campaign(name)
+        except NotFound:
+            return None
+
+    def agents_for(name: str) -> int:
+        found = campaign(name)
+        return found.agents if found else 0
+
+    def model_for(name: str) -> CallModel | None:
+        found = campaign(name)
+        return sim_model_from_options(dict(found.options), default=default_model) if found else None
+
+    ctx: Context | None = None
+    backend = telephony or get_backend(settings, agents_for=agents_for, model_for=model_for)
+    ctx = Context(
+        settings=settings,
+        store=store,
+        telephony=backend,
+        clock=clock or SystemClock(speed=settings.sim_speed if settings.backend == "simulated" else 1.0),
+    )
+    return ctx

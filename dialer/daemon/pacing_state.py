@@ -1,0 +1,134 @@
+"""What the pacing policy sees: snapshots built from the provider and the store.
+
+When the provider reports agent states (the simulated call centre does), the snapshot uses
+them. Otherwise the dialer infers them from its own attempts, as a dialer on a CPaaS API
+must: calls bridged to an agent and not ended are busy agents; calls that ended less than
+the campaign's wrap-up time ago keep their agent busy; the rest of the campaign's agents
+are idle.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from dialer.context import Context
+from dialer.domain import pacing
+from dialer.domain.campaigns import Campaign, DialMode
+from dialer.domain.records import Attempt, AttemptState
+from dialer.telephony.base import AgentView
+
+_RINGING = (AttemptState.PENDING, AttemptState.UNCERTAIN, AttemptState.PLACED, AttemptState.RINGING)
+
+
+def policy_for(campaign: Campaign) -> pacing.PacingPolicy:
+    lines = float(campaign.options.get("lines_per_agent", 1.0) or 1.0)  # type: ignore[arg-type]
+    if campaign.mode is DialMode.PREDICTIVE:
+        return _ProgressiveStandIn(inner=pacing.Progressive(lines_per_agent=lines))
+    return pacing.Progressive(lines_per_agent=lines)
+
+
+class _ProgressiveStandIn:
+    """Predictive campaigns dial progressively until the predictive engine is configured."""
+
+    def __init__(self, *, inner: pacing.Progressive) -> None:
+        self.inner = inner
+
+    def decide(self, snap: pacing.PacingSnapshot) -> pacing.PacingDecision:
+        d = self.inner.decide(snap)
+        return pacing.PacingDecision(
+            calls_to_place=d.calls_to_place,
+            reason=f"predictive (progressive fallback): {d.reason}",
+            mode=d.mode,
+        )
+
+
+def caps_for(campaign: Campaign, *, tick_seconds: float) -> pacing.Caps:
+    return pacing.Caps(max_cps=campaign.max_cps, max_lines=campaign.max_lines, tick_seconds=tick_seconds)
+
+
+def meter_for(ctx: Context, campaign: Campaign) -> pacing.Meter:
+    meters: dict[int, pacing.Meter] = ctx.meters
+    meter = meters.get(campaign.id)
+    if meter is None:
+        counts = ctx.store.outcome_counts(campaign.id)
+        handle_times, delays = ctx.store.recent_samples(campaign.id, limit=pacing.SAMPLE_SIZE)
+        meter = pacing.Meter(
+            ended=counts.attempts,
+            live_answers=counts.live_answers,
+            abandoned=counts.abandoned,
+            connects=counts.connects,
+        )
+        meter.handle_times.extend(h + campaign.wrap_seconds for h in handle_times)
+        meter.answer_delays.extend(delays)
+        meters[campaign.id] = meter
+    return meter
+
+
+def observe_ending(ctx: Context, campaign: Campaign, attempt: Attempt) -> None:
+    meter = ctx.meters.get(attempt.campaign_id)
+    if meter is None or attempt.outcome is None:
+        return
+    campaign_wrap = campaign.wrap_seconds
+    delay = (
+        (attempt.answered_at - attempt.placed_at).total_seconds() if attempt.answered_at and attempt.placed_at else None
+    )
+    handle = (
+        (attempt.ended_at - attempt.connected_at).total_seconds() + campaign_wrap
+        if attempt.ended_at and attempt.connected_at
+        else None
+    )
+    meter.observe(
+        live=attempt.outcome.is_live,
+        abandoned=attempt.outcome.is_abandoned,
+        connected=attempt.connected_at is not None,
+        answer_delay=delay,
+        handle_time=handle,
+    )
+
+
+def inferred_view(ctx: Context, campaign: Campaign, in_flight: list[Attempt], *, now: datetime) -> AgentView:
+    talking = [
+        (now - a.connected_at).total_seconds()
+        for a in in_flight
+        if a.connected_at and a.state is AttemptState.CONNECTED
+    ]
+    wrapping = [
+        (now - a.connected_at).total_seconds()
+        for a in ctx.store.recent_endings(campaign.id, since=now - timedelta(seconds=campaign.wrap_seconds))
+        if a.connected_at
+    ]
+    busy = sorted(talking + wrapping, reverse=True)[: campaign.agents]
+    return AgentView(
+        agents=campaign.agents,
+        idle=max(0, campaign.agents - len(busy)),
+        busy_elapsed=tuple(busy),
+        waiting=sum(1 for a in in_flight if a.state is AttemptState.ANSWERED),
+        ringing_ages=tuple(
+            (now - (a.placed_at or a.created_at)).total_seconds() for a in in_flight if a.state in _RINGING
+        ),
+        lines_in_use=len(in_flight),
+    )
+
+
+def snapshot(ctx: Context, campaign: Campaign, *, now: datetime) -> pacing.PacingSnapshot:
+    view = ctx.telephony.agent_view(campaign.name, now=now)
+    if view is None:
+        view = inferred_view(ctx, campaign, ctx.store.in_flight(campaign.id), now=now)
+    lines = view.lines_in_use
+    meter = meter_for(ctx, campaign)
+    return pacing.PacingSnapshot(
+        now=now,
+        agents=view.agents,
+        idle_agents=view.idle,
+        busy_elapsed=view.busy_elapsed,
+        ringing_ages=view.ringing_ages,
+        waiting=view.waiting,
+        dials=meter.ended + lines,
+        live_answers=meter.live_answers,
+        non_live=meter.non_live,
+        abandoned=meter.abandoned,
+        connects=meter.connects,
+        handle_times=tuple(meter.handle_times),
+        answer_delays=tuple(meter.answer_delays),
+        lines_in_use=lines,
+    )

@@ -1,0 +1,457 @@
+"""One pacing tick: collect results, then for each running campaign decide and dial.
+
+No APScheduler here: :func:`run_tick` is a plain function of the context and ``now``, so
+tests, ``dialer run --once``, virtual-time rehearsals and the scheduled daemon all run the
+same code.
+
+Order inside a tick:
+
+1. **Collect.** Poll the provider for in-flight calls; write progress; end attempts and
+   move their records on by the retry treatments (clamped into the calling window).
+2. **Pace.** Per active, non-preview campaign: build the pacing snapshot, ask the policy,
+   apply the caps (CPS, lines).
+3. **Dial.** Claim that many due records; run the compliance gates on each (DNC, attempts,
+   caller ID, window — at dial time); write the attempt; then ask the provider to dial.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from dialer.context import Context
+from dialer.daemon import pacing_state
+from dialer.domain import compliance, pacing, windows
+from dialer.domain.campaigns import Campaign, CampaignStatus, DialMode
+from dialer.domain.records import AttemptState, Record, RecordStatus
+from dialer.domain.results import CallResult
+from dialer.domain.treatments import RetryDecision, RetryPolicy
+from dialer.errors import (
+    AlreadyExists,
+    PlacementUncertain,
+    TelephonyAuthError,
+    TelephonyRejected,
+    TelephonyUnavailable,
+)
+from dialer.store.repository import AttemptEnding, AttemptProgress, InFlightCall
+from dialer.telephony.base import CallHandle, CallRequest, CallUpdate
+
+log = logging.getLogger(__name__)
+
+#: How long a record waits when the provider is unavailable before it is tried again.
+UNAVAILABLE_BACKOFF = timedelta(seconds=30)
+#: How long a campaign-level block (no caller ID) holds a record before it is looked at again.
+CAMPAIGN_BLOCK_RECHECK = timedelta(minutes=10)
+#: How often leases left behind by a crashed worker or a closed preview desk are swept.
+LEASE_SWEEP_EVERY = timedelta(seconds=60)
+#: An uncertain placement with no call found after this long is settled as never placed.
+RECONCILE_AFTER = timedelta(seconds=90)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CampaignTick:
+    campaign: str
+    reason: str
+    wanted: int = 0
+    placed: int = 0
+    capped_by: str | None = None
+    blocked: dict[str, int] = field(default_factory=dict)
+    errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class TickReport:
+    now: datetime
+    updates: int
+    ended: int
+    placed: int
+    in_flight: int
+    """Calls in flight after the tick."""
+    campaigns: tuple[CampaignTick, ...]
+
+
+def run_tick(
+    ctx: Context, *, now: datetime, campaigns: Sequence[str] | None = None, worker: str = "daemon"
+) -> TickReport:
+    """Collect results, then pace and dial every active campaign (or just ``campaigns``)."""
+    by_id = {c.id: c for c in ctx.store.list_campaigns()}
+    ctx.campaigns = {c.name: c for c in by_id.values()}
+    if ctx.lease_sweep_at is None or now >= ctx.lease_sweep_at:
+        ctx.store.release_expired_leases(list(by_id), now=now)
+        ctx.lease_sweep_at = now + LEASE_SWEEP_EVERY
+    updates, ended, before = collect(ctx, now=now, campaigns=by_id)
+    reports = []
+    for campaign in by_id.values():
+        if campaigns is not None and campaign.name not in campaigns:
+            continue
+        reports.append(pace_campaign(ctx, campaign, now=now, worker=worker))
+    placed = sum(r.placed for r in reports)
+    report = TickReport(
+        now=now,
+        updates=updates,
+        ended=ended,
+        placed=placed,
+        in_flight=before - ended + placed,
+        campaigns=tuple(reports),
+    )
+    for r in reports:
+        if r.placed or r.blocked or r.errors:
+            log.info(
+                "tick %s: placed %d — %s",
+                r.campaign,
+                r.placed,
+                r.reason,
+                extra={"action": "tick", "campaign": r.campaign, "placed": r.placed, "reason": r.reason},
+            )
+    return report
+
+
+# --------------------------------------------------------------------- collect
+def handle_for(call: InFlightCall, campaign: str) -> CallHandle:
+    return CallHandle(
+        attempt_id=call.attempt_id,
+        campaign=campaign,
+        number=call.number,
+        placed_at=call.placed_at or call.created_at,
+        provider_ref=call.provider_ref,
+        state=call.state,
+        seen_answer=call.state.rank >= AttemptState.ANSWERED.rank,
+    )
+
+
+def collect(ctx: Context, *, now: datetime, campaigns: Mapping[int, Campaign] | None = None) -> tuple[int, int, int]:
+    """Poll in-flight calls and write what changed. Returns (updates applied, attempts ended,
+    calls that were in flight)."""
+    in_flight = ctx.store.in_flight_calls()
+    if not in_flight:
+        return 0, 0, 0
+    by_id = campaigns or {c.id: c for c in ctx.store.list_campaigns()}
+    attempts = {a.attempt_id: a for a in in_flight}
+    pollable, unsettled = [], []
+    for attempt in in_flight:
+        handle = handle_for(attempt, by_id[attempt.campaign_id].name)
+        if attempt.state in (AttemptState.PENDING, AttemptState.UNCERTAIN):
+            unsettled.append((attempt, handle))
+        else:
+            pollable.append(handle)
+    updates = ctx.telephony.poll(pollable, now=now) if pollable else []
+    ended = 0
+    for update in updates:
+        attempt = attempts[update.attempt_id]
+        ended += apply_update(ctx, update, campaign=by_id[attempt.campaign_id], now=now)
+    for attempt, handle in unsettled:
+        campaign = by_id[attempt.campaign_id]
+        if now - attempt.created_at < RECONCILE_AFTER:
+            # Young: a pending attempt may belong to a worker placing it right now; an
+            # uncertain one may still turn up at the provider.
+            if attempt.state is AttemptState.UNCERTAIN:
+                settled = ctx.telephony.reconcile(handle, now=now)
+                if settled is not None:
+                    ended += apply_update(ctx, settled, campaign=campaign, now=now)
+            continue
+        ended += reconcile_attempt(ctx, handle, campaign=campaign, now=now)
+    return len(updates), ended, len(in_flight)
+
+
+def reconcile_attempt(ctx: Context, handle: CallHandle, *, campaign: Campaign, now: datetime) -> int:
+    """Settle an attempt whose placement is in doubt (crash, timeout). 1 if it ended."""
+    found = ctx.telephony.reconcile(handle, now=now)
+    if found is not None:
+        return apply_update(ctx, found, campaign=campaign, now=now)
+    ctx.store.finish_attempt(
+        handle.attempt_id,
+        AttemptEnding(
+            outcome=CallResult.CANCELLED,
+            ended_at=now,
+            error="reconciled: the provider has no call for this attempt, so it was never placed",
+            correlation="not_found",
+        ),
+        decide=lambda record, result: RetryDecision(
+            status=RecordStatus.READY, retry_at=now, reason="never placed (reconciled); back to ready"
+        ),
+        now=now,
+    )
+    return 1
+
+
+def apply_update(ctx: Context, update: CallUpdate, *, campaign: Campaign, now: datetime) -> int:
+    """Write one provider update; end the attempt when the call has ended. 1 if it ended."""
+    if update.state is not AttemptState.ENDED:
+        ctx.store.progress_attempt(
+            update.attempt_id,
+            AttemptProgress(
+                state=update.state,
+                provider_ref=update.provider_ref,
+                call_sid=update.call_sid,
+                correlation=update.correlation,
+                answered_at=update.answered_at,
+                connected_at=update.connected_at,
+            ),
+            now=now,
+        )
+        return 0
+    outcome = update.outcome or CallResult.UNKNOWN
+    finished = ctx.store.finish_attempt(
+        update.attempt_id,
+        AttemptEnding(
+            outcome=outcome,
+            ended_at=update.ended_at or now,
+            raw_outcome=update.raw_outcome,
+            was_missed=update.was_missed,
+            answered_at=update.answered_at,
+            connected_at=update.connected_at,
+            duration_s=update.duration_s,
+            agent=update.agent,
+            provider_ref=update.provider_ref,
+            call_sid=update.call_sid,
+            correlation=update.correlation,
+            error=update.note,
+            raw=update.raw,
+        ),
+        decide=lambda record, result: decide_next(campaign, record, result, now=now),
+        now=now,
+    )
+    if finished is None:
+        return 0
+    pacing_state.observe_ending(ctx, campaign, finished.attempt)
+    if outcome is CallResult.DO_NOT_CALL:
+        ctx.store.add_dnc(
+            [finished.attempt.number_dialed],
+            source="disposition",
+            note=f"attempt {update.attempt_id}",
+            now=now,
+        )
+    return 1
+
+
+def retry_policy(campaign: Campaign) -> RetryPolicy:
+    return RetryPolicy(max_attempts=campaign.max_attempts)
+
+
+def decide_next(campaign: Campaign, record: Record, result: CallResult, *, now: datetime) -> RetryDecision:
+    """The treatment's proposal, with any retry clamped into the record's next calling window."""
+    decision = retry_policy(campaign).next_attempt(
+        result=result,
+        attempts=record.attempts,
+        occurrences=int(record.result_counts.get(result.value, 1)),
+        now=now,
+    )
+    if decision.retry_at is None:
+        return decision
+    zones = record.zones or campaign.fallback_zones
+    window = campaign.window.narrowed(record.daily_from, record.daily_till)
+    opens = windows.next_open(window, zones, decision.retry_at)
+    if opens is not None and opens > decision.retry_at:
+        return RetryDecision(
+            status=decision.status,
+            retry_at=opens,
+            reason=f"{decision.reason}; moved to {opens:%Y-%m-%d %H:%M} UTC when the calling window opens",
+        )
+    return decision
+
+
+# ------------------------------------------------------------------------ pace
+def pace_campaign(ctx: Context, campaign: Campaign, *, now: datetime, worker: str) -> CampaignTick:
+    if campaign.status is CampaignStatus.PAUSED:
+        return CampaignTick(campaign=campaign.name, reason=f"paused: {campaign.pause_reason or 'by an operator'}")
+    if campaign.mode is DialMode.PREVIEW:
+        return CampaignTick(campaign=campaign.name, reason="preview: agents request records themselves")
+    snapshot = pacing_state.snapshot(ctx, campaign, now=now)
+    decision = pacing_state.policy_for(campaign).decide(snapshot)
+    capped = pacing.apply_caps(
+        decision,
+        snapshot,
+        pacing_state.caps_for(campaign, tick_seconds=ctx.settings.tick_seconds),
+        placed_last_second=(
+            ctx.store.placed_since(campaign.id, since=now - timedelta(seconds=1)) if campaign.max_cps else 0
+        ),
+    )
+    if capped.calls_to_place == 0:
+        return CampaignTick(
+            campaign=campaign.name,
+            reason=capped.reason,
+            wanted=decision.calls_to_place,
+            capped_by=capped.capped_by,
+        )
+    placed, blocked, errors = dial_records(
+        ctx, campaign, capped.calls_to_place, reason=capped.reason, now=now, worker=worker
+    )
+    return CampaignTick(
+        campaign=campaign.name,
+        reason=capped.reason,
+        wanted=decision.calls_to_place,
+        placed=placed,
+        capped_by=capped.capped_by,
+        blocked=dict(blocked),
+        errors=tuple(errors),
+    )
+
+
+def dial_records(
+    ctx: Context, campaign: Campaign, n: int, *, reason: str, now: datetime, worker: str
+) -> tuple[int, Counter[str], list[str]]:
+    """Claim due records and dial up to ``n`` of them that pass every gate."""
+    placed, blocked, errors = 0, Counter[str](), []
+    for _ in range(20):  # gates may refuse claimed records; claim again, within reason
+        if placed >= n:
+            break
+        claims = ctx.store.claim_records(
+            campaign.id, limit=n - placed, worker=worker, lease_seconds=ctx.settings.lease_seconds, now=now
+        )
+        if not claims:
+            break
+        for i, claim in enumerate(claims):
+            record = claim.record
+            caller_id = campaign.caller_id_for(record.caller_id)
+            gate = compliance.evaluate(
+                compliance.DialContext(
+                    record=record,
+                    now=now,
+                    window=campaign.window,
+                    fallback_zones=campaign.fallback_zones,
+                    caller_id=caller_id,
+                    allow_random_caller_id=campaign.allow_random_caller_id,
+                    on_dnc=claim.on_dnc,
+                    max_attempts=campaign.max_attempts,
+                )
+            )
+            if not gate.allowed:
+                blocked[gate.rule] += 1
+                hold(ctx, record, gate, now=now)
+                continue
+            outcome = place(ctx, campaign, record, caller_id=caller_id, reason=reason, now=now)
+            if outcome == "placed":
+                placed += 1
+            elif outcome == "stop":
+                errors.append(f"dialing stopped: {ctx.store.get_campaign(campaign.name).pause_reason}")
+                for rest in claims[i + 1 :]:
+                    ctx.store.release_record(rest.record.id, now=now)
+                return placed, blocked, errors
+            else:
+                blocked[outcome] += 1
+    return placed, blocked, errors
+
+
+def hold(ctx: Context, record: Record, gate: compliance.ComplianceDecision, *, now: datetime) -> None:
+    """Apply a gate's refusal: end the record, or hold it until the gate may allow it."""
+    if gate.final_status is not None:
+        ctx.store.finalize_record(record.id, gate.final_status, reason=gate.rule, detail=gate.reason, now=now)
+        return
+    until = gate.until or now + CAMPAIGN_BLOCK_RECHECK
+    ctx.store.release_record(
+        record.id, now=now, next_dial_at=until, blocked_reason=gate.rule, blocked_detail=gate.reason
+    )
+
+
+def place(
+    ctx: Context, campaign: Campaign, record: Record, *, caller_id: str | None, reason: str, now: datetime
+) -> str:
+    """Write the attempt, then dial. Returns ``placed``, a skip reason, or ``stop``."""
+    attempt_id = str(uuid.uuid4())
+    try:
+        ctx.store.begin_attempt(
+            record,
+            attempt_id=attempt_id,
+            backend=ctx.telephony.name,
+            mode=campaign.mode.value,
+            caller_id=caller_id,
+            pacing_reason=reason,
+            now=now,
+        )
+    except AlreadyExists:
+        ctx.store.release_record(
+            record.id,
+            now=now,
+            next_dial_at=now + timedelta(seconds=30),
+            blocked_reason="in_flight_same_number",
+            blocked_detail=f"{record.phone} is already being called",
+        )
+        return "in_flight_same_number"
+    request = CallRequest(
+        attempt_id=attempt_id,
+        campaign=campaign.name,
+        flow_id=campaign.flow_id,
+        number=record.phone,
+        caller_id=caller_id,
+        user_data=record.user_data,
+        ring_timeout=campaign.ring_timeout,
+    )
+    try:
+        placement = ctx.telephony.place_call(request, now=now)
+    except TelephonyRejected as exc:
+        result = CallResult.SIT_INVALID_NUM if exc.bad_number else CallResult.DIAL_ERROR
+        _end_unplaced(ctx, campaign, attempt_id, result, str(exc), now=now)
+        if exc.bad_caller_id:
+            ctx.store.set_campaign_status(
+                campaign.name,
+                CampaignStatus.PAUSED,
+                reason=f"the provider refused caller ID {caller_id}: {exc}. Fix the campaign's caller IDs, then "
+                f"`dialer campaign resume {campaign.name}`",
+                now=now,
+            )
+            return "stop"
+        return "placed_rejected"
+    except TelephonyAuthError as exc:
+        _release_unplaced(ctx, attempt_id, f"authentication failed: {exc}", retry_at=now, now=now)
+        ctx.store.set_campaign_status(
+            campaign.name,
+            CampaignStatus.PAUSED,
+            reason=f"{exc}. Fix the credentials, then `dialer campaign resume {campaign.name}`",
+            now=now,
+        )
+        return "stop"
+    except PlacementUncertain as exc:
+        ctx.store.progress_attempt(
+            attempt_id, AttemptProgress(state=AttemptState.UNCERTAIN, placed_at=now, error=str(exc)), now=now
+        )
+        return "placed"
+    except TelephonyUnavailable as exc:
+        _release_unplaced(ctx, attempt_id, f"provider unavailable: {exc}", retry_at=now + UNAVAILABLE_BACKOFF, now=now)
+        return "provider_unavailable"
+    ctx.store.progress_attempt(
+        attempt_id,
+        AttemptProgress(
+            state=AttemptState.PLACED,
+            provider_ref=placement.provider_ref,
+            call_sid=placement.call_sid,
+            correlation=placement.correlation,
+            placed_at=now,
+        ),
+        now=now,
+    )
+    return "placed"
+
+
+def _end_unplaced(
+    ctx: Context, campaign: Campaign, attempt_id: str, result: CallResult, error: str, *, now: datetime
+) -> None:
+    ctx.store.finish_attempt(
+        attempt_id,
+        AttemptEnding(outcome=result, ended_at=now, error=error),
+        decide=lambda record, r: decide_next(campaign, record, r, now=now),
+        now=now,
+    )
+
+
+def _release_unplaced(ctx: Context, attempt_id: str, error: str, *, retry_at: datetime, now: datetime) -> None:
+    """The provider never took the call: close the attempt without counting it."""
+    ctx.store.finish_attempt(
+        attempt_id,
+        AttemptEnding(outcome=CallResult.CANCELLED, ended_at=now, error=error),
+        decide=lambda record, result: RetryDecision(status=RecordStatus.READY, retry_at=retry_at, reason=error),
+        now=now,
+    )
+
+
+def reconcile_in_flight(ctx: Context, *, now: datetime) -> int:
+    """Start-up: settle every attempt left in flight by a previous process before dialing."""
+    by_id = {c.id: c for c in ctx.store.list_campaigns()}
+    settled = 0
+    for call in ctx.store.in_flight_calls():
+        campaign = by_id[call.campaign_id]
+        settled += reconcile_attempt(ctx, handle_for(call, campaign.name), campaign=campaign, now=now)
+    return settled
