@@ -1,0 +1,12 @@
+"""Import outbound records from CSV files into a campaign.
+
+:func:`import_file` is the library call; `dialer import` is a thin wrapper around it.
+An import is atomic (one transaction), keeps every user-data value as the exact string in
+the file, and explains every rejected row with its line number and a reason code.
+"""
+
+from __future__ import annotations
+
+from dialer.importer.loader import ImportOptions, ImportReport, import_file
+
+__all__ = ["ImportOptions", "ImportReport", "import_file"]
