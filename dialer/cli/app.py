@@ -1,0 +1,132 @@
+"""The `dialer` command group, shared state and the one error handler."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.logging import RichHandler
+
+from dialer import __version__
+from dialer.context import Context, build_context
+from dialer.domain.clock import Clock
+from dialer.errors import DialerError
+from dialer.settings import Settings, load_settings
+from dialer.telephony.base import TelephonyBackend
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+@dataclass
+class State:
+    config_file: Path | None = None
+    verbose: int = 0
+    overrides: dict[str, Any] = field(default_factory=dict)
+    _settings: Settings | None = None
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_file, **self.overrides)
+            _configure_logging(self._settings, self.verbose)
+        return self._settings
+
+    @contextmanager
+    def context(
+        self, *, clock: Clock | None = None, telephony: TelephonyBackend | None = None, **overrides: Any
+    ) -> Iterator[Context]:
+        settings = self.settings()
+        if overrides:
+            settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+        ctx = build_context(settings, clock=clock, telephony=telephony)
+        try:
+            yield ctx
+        finally:
+            ctx.close()
+
+
+pass_state = click.make_pass_decorator(State, ensure=True)
+
+
+def _configure_logging(settings: Settings, verbose: int) -> None:
+    level = logging.DEBUG if verbose > 1 else getattr(logging, settings.log_level.upper(), logging.INFO)
+    if verbose == 0 and level < logging.WARNING:
+        level = logging.WARNING
+    logging.basicConfig(
+        level=level,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False, rich_tracebacks=False)],
+        force=True,
+    )
+    for noisy in ("apscheduler", "httpx", "httpcore", "alembic", "twilio"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="dialer")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="DIALER_CONFIG_FILE",
+    help="Config file (default config/dialer.toml). [env: DIALER_CONFIG_FILE]",
+)
+@click.option("--database-url", envvar="DIALER_DATABASE_URL", help="Database URL. [env: DIALER_DATABASE_URL]")
+@click.option("-v", "--verbose", count=True, help="Log more; -vv for debug and tracebacks.")
+@click.pass_context
+def cli(ctx: click.Context, config_file: Path | None, database_url: str | None, verbose: int) -> None:
+    """Outbound predictive dialer for preview records.
+
+    Campaigns of outbound records are imported from CSV, paced (preview, progressive or
+    predictive) inside calling windows and the abandonment cap, dialed through Evo Voice,
+    Twilio or the simulated call centre, and reported to spreadsheets.
+    """
+    state = ctx.ensure_object(State)
+    state.config_file = config_file
+    state.verbose = verbose
+    if database_url:
+        state.overrides["database_url"] = database_url
+
+
+def print_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, turning :class:`DialerError` into a message and exit code."""
+    verbose = "-vv" in (argv or sys.argv) or "--verbose" in (argv or sys.argv)
+    try:
+        cli.main(args=argv, prog_name="dialer", standalone_mode=False)
+    except click.exceptions.Abort:
+        err.print("Aborted.")
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except DialerError as exc:
+        click.echo(f"Error: {exc.message}", err=True)
+        cause = exc.__cause__
+        while cause is not None:
+            click.echo(f"  caused by: {type(cause).__name__}: {cause}", err=True)
+            cause = cause.__cause__
+        if verbose:
+            traceback.print_exc()
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception:  # a bug: say so, with the traceback
+        click.echo("Error: an unexpected error occurred; this is a bug, please report it with this output:", err=True)
+        traceback.print_exc()
+        return 1
+    return 0

@@ -1,0 +1,141 @@
+"""`dialer run` and `dialer status`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import click
+from rich.table import Table
+
+from dialer.cli.app import State, cli, err, out, pass_state, print_json
+from dialer.context import Context
+from dialer.daemon.runner import RunResult, run_once, run_virtual_until_done
+from dialer.daemon.scheduler import Daemon
+from dialer.daemon.tick import TickReport, collect
+from dialer.domain.clock import SystemClock, VirtualClock
+from dialer.reports.metrics import run_summary
+from dialer.telephony import BACKENDS
+
+
+def drain(ctx: Context, clock: VirtualClock, *, limit: timedelta = timedelta(hours=2)) -> None:
+    """Virtual time only: let calls in flight finish and collect their results, placing nothing."""
+    deadline = clock.now() + limit
+    while ctx.store.in_flight() and clock.now() < deadline:
+        nxt = ctx.telephony.next_event_at(now=clock.now())
+        clock.advance_to(nxt if nxt is not None else clock.now() + timedelta(seconds=1))
+        collect(ctx, now=clock.now())
+
+
+@cli.command()
+@click.option("--campaign", "campaigns", multiple=True, help="Only these campaigns (repeatable). Default: all.")
+@click.option("--backend", type=click.Choice(BACKENDS), help="Telephony backend. [env: DIALER_BACKEND]")
+@click.option("--once", is_flag=True, help="One tick, then exit (simulated: also wait for its calls to end).")
+@click.option("--until-done", is_flag=True, help="Run until every record is final (virtual time on simulated).")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome summary as one JSON object.")
+@pass_state
+def run(
+    state: State, campaigns: tuple[str, ...], backend: str | None, once: bool, until_done: bool, as_json: bool
+) -> None:
+    """Dial: collect results, pace and place calls on a schedule.
+
+    Without --once or --until-done the daemon runs in real time until SIGTERM/Ctrl-C, after
+    which it stops placing calls and collects the results of calls in flight.
+    """
+    if once and until_done:
+        raise click.UsageError("use just one of --once and --until-done")
+    settings = state.settings()
+    backend = backend or settings.backend
+    names = list(campaigns) or None
+    virtual = backend == "simulated" and (once or until_done)
+    clock = VirtualClock(SystemClock().now()) if virtual else None
+    with state.context(clock=clock, backend=backend) as ctx:
+        for name in names or []:
+            ctx.store.get_campaign(name)  # fail early on a typo
+        extra: dict[str, object] = {"backend": backend}
+        if virtual and until_done:
+            assert clock is not None
+            result: RunResult = run_virtual_until_done(ctx, clock, campaigns=names)
+            extra.update(_run_result(result))
+        elif once:
+            report: TickReport = run_once(ctx, campaigns=names)
+            if clock is not None:
+                drain(ctx, clock)
+            extra.update({"placed": report.placed, "decisions": {c.campaign: c.reason for c in report.campaigns}})
+        else:
+            daemon = Daemon(ctx, campaigns=names, until_done=until_done, on_tick=None if as_json else _print_tick)
+            if not as_json:
+                err.print(f"dialer running ({backend}); Ctrl-C stops placing calls and collects those in flight")
+            res = daemon.run()
+            extra.update(
+                {
+                    "ticks": res.ticks,
+                    "placed": res.placed,
+                    "stopped_by_signal": res.stopped_by_signal,
+                    "done": res.done,
+                    "in_flight_at_exit": res.in_flight_at_exit,
+                }
+            )
+        summary = {**run_summary(ctx.store, ctx.telephony, names, now=ctx.clock.now()), **extra}
+    if as_json:
+        print_json(summary)
+    else:
+        print_summary(summary)
+
+
+def _run_result(result: RunResult) -> dict[str, object]:
+    return {
+        "virtual_start": result.started.isoformat(),
+        "virtual_end": result.finished.isoformat(),
+        "virtual_hours": round((result.finished - result.started).total_seconds() / 3600, 2),
+        "ticks": result.ticks,
+        "done": result.done,
+        "stopped_reason": result.stopped_reason,
+    }
+
+
+def _print_tick(report: TickReport) -> None:
+    for c in report.campaigns:
+        if c.placed or c.errors:
+            err.print(f"{report.now:%H:%M:%S} {c.campaign}: placed {c.placed} — {c.reason}")
+        for e in c.errors:
+            err.print(f"  {e}")
+
+
+def print_summary(summary: dict[str, object]) -> None:
+    table = Table("measure", "value", title="Outcome")
+    for key in ("records", "attempts", "live_answers", "connects", "abandoned"):
+        table.add_row(key.replace("_", " "), str(summary[key]))
+    rate = summary.get("abandon_rate")
+    table.add_row("abandon rate", "n/a" if rate is None else f"{float(rate):.2%} (cap 3%)")  # type: ignore[arg-type]
+    occ = summary.get("occupancy")
+    table.add_row("agent occupancy", "unknown" if occ is None else f"{float(occ):.1%}")  # type: ignore[arg-type]
+    by_status = summary.get("records_by_status") or {}
+    for status, n in by_status.items():  # type: ignore[attr-defined]
+        table.add_row(f"records {status}", str(n))
+    out.print(table)
+    if summary.get("stopped_reason"):
+        out.print(f"Stopped: {summary['stopped_reason']} (virtual {summary.get('virtual_hours')} h)")
+
+
+@cli.command()
+@click.option("--campaign", "campaigns", multiple=True, help="Only these campaigns. Default: all.")
+@click.option("--record", "record_handle", help="Explain one record: its status, history and why it is (not) dialing.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_state
+def status(state: State, campaigns: tuple[str, ...], record_handle: str | None, as_json: bool) -> None:
+    """Per campaign: mode, agents, lines in use, abandon rate vs cap, records by status and why
+    records are not being dialed right now."""
+    from dialer.cli.explain import campaign_status, explain_record, print_record, print_status
+
+    with state.context() as ctx:
+        now = ctx.clock.now()
+        if record_handle:
+            data = explain_record(ctx, record_handle, campaign=campaigns[0] if campaigns else None, now=now)
+            print_json(data) if as_json else print_record(data)
+            return
+        selected = [ctx.store.get_campaign(n) for n in campaigns] if campaigns else ctx.store.list_campaigns()
+        rows = [campaign_status(ctx, c, now=now) for c in selected]
+    if as_json:
+        print_json({"now": now.isoformat(), "campaigns": rows})
+    else:
+        print_status(rows)

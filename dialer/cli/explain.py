@@ -1,0 +1,198 @@
+"""Answers to "why is nothing dialing?": per campaign and per record."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from rich.table import Table
+
+from dialer.cli.app import out
+from dialer.context import Context
+from dialer.daemon import pacing_state
+from dialer.domain import compliance
+from dialer.domain.campaigns import Campaign, CampaignStatus, DialMode
+from dialer.domain.records import Record, RecordStatus
+from dialer.errors import DialerError, NotFound
+from dialer.reports.metrics import ABANDON_CAP
+
+#: Plain-language meaning of each reason code shown by `dialer status`.
+REASONS = {
+    "outside_window": "outside the calling window in the callee's local time",
+    "waiting_for_retry": "waiting for a scheduled retry",
+    "no_caller_id": "no caller ID to send",
+    "in_flight_same_number": "the same number is being called right now",
+    "campaign_paused": "the campaign is paused",
+    "no_idle_agents": "due, but no agent is free",
+    "preview_mode": "preview campaign: waiting for an agent to request it",
+    "cps_cap": "due, held back by the calls-per-second cap",
+    "line_cap": "due, held back by the concurrent-lines cap",
+    "due": "due now: will be dialed on the next tick",
+    "dnc_internal": "on the do-not-call list",
+    "max_attempts": "maximum attempts reached",
+    "provider_unavailable": "the provider was unavailable; retrying shortly",
+}
+
+
+def campaign_status(ctx: Context, c: Campaign, *, now: datetime) -> dict[str, Any]:
+    by_status = ctx.store.count_records(c.id)
+    in_flight = ctx.store.in_flight(c.id)
+    month = ctx.store.outcome_counts(c.id, since=now - timedelta(days=30))
+    day = ctx.store.outcome_counts(c.id, since=now - timedelta(hours=24))
+    not_dialing: dict[str, int] = dict(ctx.store.waiting_breakdown(c.id, now=now))
+    due = ctx.store.due_records(c.id, now=now)
+    same_number = ctx.store.skipped_for_in_flight(c.id, now=now)
+    if same_number:
+        not_dialing["in_flight_same_number"] = not_dialing.get("in_flight_same_number", 0) + same_number
+        due -= same_number
+    if due:
+        if c.status is CampaignStatus.PAUSED:
+            not_dialing["campaign_paused"] = due
+        elif c.mode is DialMode.PREVIEW:
+            not_dialing["preview_mode"] = due
+        else:
+            snap = pacing_state.snapshot(ctx, c, now=now)
+            if snap.idle_agents == 0:
+                not_dialing["no_idle_agents"] = due
+            elif c.max_lines is not None and snap.lines_in_use >= c.max_lines:
+                not_dialing["line_cap"] = due
+            else:
+                not_dialing["due"] = due
+    for final in ("do_not_call", "exhausted"):
+        if by_status.get(final):
+            key = "dnc_internal" if final == "do_not_call" else "max_attempts"
+            not_dialing[key] = by_status[final]
+    return {
+        "campaign": c.name,
+        "mode": c.mode.value,
+        "status": c.status.value,
+        "pause_reason": c.pause_reason,
+        "agents": c.agents,
+        "lines_in_use": len(in_flight),
+        "abandon_rate_30d": month.abandon_rate,
+        "abandon_rate_24h": day.abandon_rate,
+        "abandon_cap": ABANDON_CAP,
+        "live_answers_30d": month.live_answers,
+        "records_by_status": dict(sorted(by_status.items())),
+        "not_dialing": dict(sorted(not_dialing.items(), key=lambda kv: -kv[1])),
+        "reasons": {k: REASONS.get(k, k) for k in not_dialing},
+    }
+
+
+def print_status(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        out.print("No campaigns yet. Create one with `dialer campaign create NAME --flow-id FLOW`.")
+    for row in rows:
+        rate = row["abandon_rate_30d"]
+        paused = f" — paused: {row['pause_reason']}" if row["status"] == "paused" else ""
+        out.print(
+            f"[bold]{row['campaign']}[/] {row['mode']}, {row['status']}{paused}; {row['agents']} agents, "
+            f"{row['lines_in_use']} lines in use; abandon rate 30 d "
+            f"{'n/a' if rate is None else f'{rate:.2%}'} of {row['live_answers_30d']} live answers (cap 3%)"
+        )
+        out.print("  records: " + ", ".join(f"{k} {v}" for k, v in row["records_by_status"].items()))
+        if row["not_dialing"]:
+            table = Table("why not dialing right now", "records", "meaning", box=None, padding=(0, 2))
+            for reason, n in row["not_dialing"].items():
+                table.add_row(reason, str(n), row["reasons"][reason])
+            out.print(table)
+
+
+def explain_record(ctx: Context, handle: str, *, campaign: str | None, now: datetime) -> dict[str, Any]:
+    if campaign:
+        c = ctx.store.get_campaign(campaign)
+        record = ctx.store.get_record(c.id, handle)
+    else:
+        found = ctx.store.find_records(handle)
+        if not found:
+            raise NotFound(f"no record with handle {handle!r}; check the handle, or pass --campaign")
+        if len(found) > 1:
+            names = ", ".join(ctx.store.get_campaign_by_id(r.campaign_id).name for r in found)
+            raise DialerError(f"handle {handle!r} is in several campaigns ({names}); pass --campaign NAME")
+        record = found[0]
+        c = ctx.store.get_campaign_by_id(record.campaign_id)
+    attempts = ctx.store.attempts_for_record(record.id)
+    on_dnc = bool(ctx.store.dnc_hits([record.phone], campaign_id=c.id))
+    gate = compliance.evaluate(
+        compliance.DialContext(
+            record=record,
+            now=now,
+            window=c.window,
+            fallback_zones=c.fallback_zones,
+            caller_id=c.caller_id_for(record.caller_id),
+            allow_random_caller_id=c.allow_random_caller_id,
+            on_dnc=on_dnc,
+            max_attempts=c.max_attempts,
+        )
+    )
+    return {
+        "campaign": c.name,
+        "record_handle": record.handle,
+        "phone": record.phone,
+        "status": record.status.value,
+        "attempts": record.attempts,
+        "max_attempts": c.max_attempts,
+        "next_dial_at": record.next_dial_at.isoformat(),
+        "time_zone": record.timezone or list(record.zones or c.fallback_zones),
+        "tz_source": record.tz_source,
+        "last_outcome": record.last_outcome.value if record.last_outcome else None,
+        "blocked_reason": record.blocked_reason,
+        "detail": record.blocked_detail,
+        "gates_now": {"allowed": gate.allowed, "rule": gate.rule, "reason": gate.reason},
+        "verdict": verdict(c, record, gate, now=now),
+        "history": [
+            {
+                "attempt": a.id,
+                "placed_at": (a.placed_at or a.created_at).isoformat(),
+                "outcome": a.outcome.value if a.outcome else a.state.value,
+                "raw_outcome": a.raw_outcome,
+                "was_missed": a.was_missed,
+                "pacing_reason": a.pacing_reason,
+                "error": a.error,
+            }
+            for a in attempts
+        ],
+    }
+
+
+def verdict(c: Campaign, record: Record, gate: compliance.ComplianceDecision, *, now: datetime) -> str:
+    if record.status.is_final:
+        return f"final ({record.status.value}): {record.blocked_detail or 'no more dialing'}"
+    if record.status is RecordStatus.DIALING:
+        return "being dialed now"
+    if record.status is RecordStatus.LEASED:
+        return f"leased to {record.lease_owner} until {record.lease_until}"
+    if c.status is CampaignStatus.PAUSED:
+        return f"campaign paused: {c.pause_reason}"
+    if not gate.allowed:
+        return f"blocked by {gate.rule}: {gate.reason}"
+    if record.next_dial_at > now:
+        why = record.blocked_detail or "scheduled retry"
+        return f"waiting until {record.next_dial_at:%Y-%m-%d %H:%M} UTC ({why})"
+    if c.mode is DialMode.PREVIEW:
+        return "due: waiting for an agent to request it in preview"
+    return "due: will be dialed when the pacer has a free agent"
+
+
+def print_record(data: dict[str, Any]) -> None:
+    table = Table(show_header=False, box=None)
+    for key in (
+        "campaign",
+        "record_handle",
+        "phone",
+        "status",
+        "attempts",
+        "max_attempts",
+        "next_dial_at",
+        "time_zone",
+        "tz_source",
+        "last_outcome",
+        "verdict",
+    ):
+        table.add_row(key, str(data[key]))
+    out.print(table)
+    for h in data["history"]:
+        out.print(
+            f"  {h['placed_at']} {h['outcome']} (raw {h['raw_outcome']!r}, missed {h['was_missed']})"
+            + (f" — {h['error']}" if h["error"] else "")
+        )
