@@ -7,6 +7,7 @@ the demo, tests and benchmarks, where a whole day passes in seconds.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -26,17 +27,18 @@ def ensure_aware(value: datetime, *, name: str = "datetime") -> datetime:
 
 
 class SystemClock:
-    """Wall-clock time, optionally sped up from a starting point (for real-time rehearsals)."""
+    """Wall-clock time; for rehearsals it may start at another instant and run faster."""
 
-    def __init__(self, *, speed: float = 1.0) -> None:
+    def __init__(self, *, speed: float = 1.0, start: datetime | None = None) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self._speed = speed
-        self._origin = datetime.now(UTC)
+        self._shifted = start is not None or speed != 1.0
+        self._origin = ensure_aware(start, name="start") if start is not None else datetime.now(UTC)
         self._mono0 = _monotonic()
 
     def now(self) -> datetime:
-        if self._speed == 1.0:
+        if not self._shifted:
             return datetime.now(UTC)
         return self._origin + timedelta(seconds=(_monotonic() - self._mono0) * self._speed)
 
@@ -67,6 +69,4 @@ class VirtualClock:
 
 
 def _monotonic() -> float:
-    import time
-
     return time.monotonic()
