@@ -29,6 +29,8 @@ CAMPAIGN_KEYS = {
     "max_cps",
     "max_lines",
     "lines_per_agent",
+    "machine_detection",
+    "abandon_message",
 }
 
 
@@ -101,8 +103,9 @@ def load_campaign_file(path: Path) -> CampaignFile:
     options: dict[str, Any] = {}
     if "sim" in data:
         options["sim"] = dict(data["sim"])
-    if "lines_per_agent" in camp:
-        options["lines_per_agent"] = camp.pop("lines_per_agent")
+    for key in ("lines_per_agent", "machine_detection", "abandon_message"):
+        if key in camp:
+            options[key] = camp.pop(key)
     spec = build_spec(
         name=camp.pop("name"),
         flow_id=camp.pop("flow_id"),

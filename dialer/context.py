@@ -76,7 +76,14 @@ def build_context(
         return sim_model_from_options(dict(found.options), default=default_model) if found else None
 
     ctx: Context | None = None
-    backend = telephony or get_backend(settings, agents_for=agents_for, model_for=model_for)
+
+    def options_for(name: str) -> dict[str, Any]:
+        found = campaign(name)
+        return dict(found.options) if found else {}
+
+    backend = telephony or get_backend(
+        settings, agents_for=agents_for, model_for=model_for, options_for=options_for, inbox=store
+    )
     ctx = Context(
         settings=settings,
         store=store,

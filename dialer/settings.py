@@ -67,6 +67,15 @@ class Settings(BaseSettings):
         default=None, description="Public URL Twilio calls back (the webhook server); empty means poll."
     )
     twilio_twiml_url: str | None = Field(default=None, description="TwiML URL run when the callee answers.")
+    twilio_max_cps: float = Field(
+        default=1.0, gt=0, description="The account's calls per second (Twilio queues excess)."
+    )
+    twilio_timeout: float = Field(default=10.0, gt=0, description="HTTP timeout for the Twilio REST API, seconds.")
+    twilio_poll_budget: int = Field(default=20, ge=1, description="REST call fetches per tick when polling.")
+    twilio_webhook_host: str = Field(default="0.0.0.0", description="Interface the webhook receiver listens on.")
+    twilio_webhook_port: int | None = Field(
+        default=None, description="Run the webhook receiver inside `dialer run` on this port (else run it apart)."
+    )
 
     # --- daemon
     tick_seconds: float = Field(default=1.0, gt=0, le=60, description="Pacing tick interval, seconds.")

@@ -50,6 +50,12 @@ def campaign() -> None:
 )
 @click.option("--max-cps", type=float, help="Calls per second cap (your provider account's CPS).")
 @click.option("--max-lines", type=click.IntRange(min=1), help="Concurrent lines cap.")
+@click.option(
+    "--machine-detection",
+    type=click.Choice(["Enable", "DetectMessageEnd"]),
+    help="Twilio answering-machine detection (async) for this campaign's calls.",
+)
+@click.option("--abandon-message", help="Message played to a callee no agent could take (seller name and number).")
 @click.option("--json", "as_json", is_flag=True, help="Print the campaign as JSON.")
 @pass_state
 def create(
@@ -68,6 +74,8 @@ def create(
     ring_timeout: int,
     max_cps: float | None,
     max_lines: int | None,
+    machine_detection: str | None,
+    abandon_message: str | None,
     as_json: bool,
 ) -> None:
     """Create campaign NAME."""
@@ -86,6 +94,9 @@ def create(
         ring_timeout=ring_timeout,
         max_cps=max_cps,
         max_lines=max_lines,
+        options={
+            k: v for k, v in (("machine_detection", machine_detection), ("abandon_message", abandon_message)) if v
+        },
     )
     with state.context() as ctx:
         created = ctx.store.create_campaign(spec, now=ctx.clock.now())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 import click
@@ -13,6 +15,7 @@ from dialer.daemon.runner import RunResult, run_once, run_virtual_until_done
 from dialer.daemon.scheduler import Daemon
 from dialer.daemon.tick import TickReport, collect
 from dialer.domain.clock import SystemClock, VirtualClock
+from dialer.errors import ConfigError
 from dialer.reports.metrics import run_summary
 from dialer.telephony import BACKENDS
 
@@ -65,7 +68,8 @@ def run(
             daemon = Daemon(ctx, campaigns=names, until_done=until_done, on_tick=None if as_json else _print_tick)
             if not as_json:
                 err.print(f"dialer running ({backend}); Ctrl-C stops placing calls and collects those in flight")
-            res = daemon.run()
+            with webhook_receiver(ctx):
+                res = daemon.run()
             extra.update(
                 {
                     "ticks": res.ticks,
@@ -80,6 +84,34 @@ def run(
         print_json(summary)
     else:
         print_summary(summary)
+
+
+@contextmanager
+def webhook_receiver(ctx: Context) -> Iterator[None]:
+    """With the Twilio backend and DIALER_TWILIO_WEBHOOK_PORT set, receive callbacks in-process."""
+    settings = ctx.settings
+    if settings.backend != "twilio" or settings.twilio_webhook_port is None:
+        yield
+        return
+    from dialer.cli.webhooks import abandon_message
+    from dialer.sandbox.server import serve_in_thread
+    from dialer.web.twilio_callbacks import create_app
+
+    if settings.twilio_auth_token is None or not settings.twilio_public_base_url:
+        raise ConfigError("receiving callbacks needs DIALER_TWILIO_AUTH_TOKEN and DIALER_TWILIO_PUBLIC_BASE_URL")
+    app = create_app(
+        store=ctx.store,
+        auth_token=settings.twilio_auth_token.get_secret_value(),
+        public_base_url=settings.twilio_public_base_url,
+        now=ctx.clock.now,
+        abandon_message=lambda name: abandon_message(ctx.store, name),
+    )
+    server = serve_in_thread(app, host=settings.twilio_webhook_host, port=settings.twilio_webhook_port)
+    err.print(f"receiving Twilio callbacks on {server.url} for {settings.twilio_public_base_url}")
+    try:
+        yield
+    finally:
+        server.stop()
 
 
 def _run_result(result: RunResult) -> dict[str, object]:

@@ -42,8 +42,10 @@ class _ProgressiveStandIn:
         )
 
 
-def caps_for(campaign: Campaign, *, tick_seconds: float) -> pacing.Caps:
-    return pacing.Caps(max_cps=campaign.max_cps, max_lines=campaign.max_lines, tick_seconds=tick_seconds)
+def caps_for(campaign: Campaign, *, tick_seconds: float, backend_cps: float | None = None) -> pacing.Caps:
+    """The campaign's caps, with the provider account's CPS as a ceiling."""
+    limits = [c for c in (campaign.max_cps, backend_cps) if c is not None]
+    return pacing.Caps(max_cps=min(limits) if limits else None, max_lines=campaign.max_lines, tick_seconds=tick_seconds)
 
 
 def meter_for(ctx: Context, campaign: Campaign) -> pacing.Meter:

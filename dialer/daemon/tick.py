@@ -262,12 +262,13 @@ def pace_campaign(ctx: Context, campaign: Campaign, *, now: datetime, worker: st
         return CampaignTick(campaign=campaign.name, reason="preview: agents request records themselves")
     snapshot = pacing_state.snapshot(ctx, campaign, now=now)
     decision = pacing_state.policy_for(campaign).decide(snapshot)
+    caps = pacing_state.caps_for(campaign, tick_seconds=ctx.settings.tick_seconds, backend_cps=ctx.telephony.max_cps)
     capped = pacing.apply_caps(
         decision,
         snapshot,
-        pacing_state.caps_for(campaign, tick_seconds=ctx.settings.tick_seconds),
+        caps,
         placed_last_second=(
-            ctx.store.placed_since(campaign.id, since=now - timedelta(seconds=1)) if campaign.max_cps else 0
+            ctx.store.placed_since(campaign.id, since=now - timedelta(seconds=1)) if caps.max_cps else 0
         ),
     )
     if capped.calls_to_place == 0:

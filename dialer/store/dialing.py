@@ -409,6 +409,26 @@ class DialingStore(StoreBase):
             return False
         return True
 
+    def provider_events_for(self, refs: Sequence[str]) -> dict[str, list[tuple[str, int, dict[str, Any]]]]:
+        """Stored callbacks of several calls at once, each call's in sequence order."""
+        out: dict[str, list[tuple[str, int, dict[str, Any]]]] = {}
+        if not refs:
+            return out
+        query = (
+            select(
+                provider_events_t.c.provider_ref,
+                provider_events_t.c.kind,
+                provider_events_t.c.sequence,
+                provider_events_t.c.payload,
+            )
+            .where(provider_events_t.c.provider_ref.in_(list(refs)))
+            .order_by(provider_events_t.c.provider_ref, provider_events_t.c.sequence, provider_events_t.c.id)
+        )
+        with self._tx() as conn:
+            for ref, kind, seq, payload in conn.execute(query):
+                out.setdefault(ref, []).append((kind, seq, dict(payload)))
+        return out
+
     def provider_events(self, provider_ref: str) -> list[tuple[str, int, dict[str, Any]]]:
         query = (
             select(provider_events_t.c.kind, provider_events_t.c.sequence, provider_events_t.c.payload)

@@ -113,6 +113,8 @@ class CentreStats:
 
 class TelephonyBackend(Protocol):
     name: str
+    max_cps: float | None
+    """The provider account's calls-per-second limit, which the pacer never exceeds (None: no limit)."""
 
     def place_call(self, request: CallRequest, *, now: datetime) -> Placement:
         """Start the call. Raises TelephonyRejected / TelephonyAuthError / TelephonyUnavailable /

@@ -37,6 +37,7 @@ _PHASE_STATE = {
 
 class SimulatedTelephony:
     name = "simulated"
+    max_cps: float | None = None
 
     def __init__(
         self,
