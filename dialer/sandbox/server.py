@@ -4,10 +4,11 @@ so port 0 picks a free port and the URL is known at once."""
 
 from __future__ import annotations
 
+import signal
 import socket
 import threading
 import time
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any
 
 import uvicorn
@@ -47,8 +48,21 @@ def _config(app: Any, *, log_level: str) -> uvicorn.Config:
 
 
 def serve(app: Any, sock: socket.socket, *, log_level: str = "warning") -> None:
-    """Serve until SIGINT/SIGTERM (uvicorn installs the handlers in the main thread)."""
-    uvicorn.Server(_config(app, log_level=log_level)).run(sockets=[sock])
+    """Serve until SIGINT or SIGTERM, then return normally.
+
+    uvicorn handles both signals while it serves and re-raises them once it has shut down;
+    the no-op handlers installed here receive that re-raise, so a stop is not an error.
+    """
+    previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        uvicorn.Server(_config(app, log_level=log_level)).run(sockets=[sock])
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _ignore(signum: int, frame: FrameType | None) -> None:
+    """Receives the signal uvicorn re-raises after a graceful shutdown."""
 
 
 class BackgroundServer:

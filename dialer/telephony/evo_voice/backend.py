@@ -377,20 +377,24 @@ class EvoVoiceTelephony:
         self._live_next = now + self.poll_interval
         try:
             rows = self.api.active_calls(account_id=self.account_id)
-        except TelephonyAuthError as exc:
-            if exc.status != 403:
+        except (TelephonyAuthError, TelephonyRejected) as exc:
+            if exc.status == 401:
                 raise
+            # Some deployments restrict or lack GetActiveCalls; sessions alone still work.
             self._live_enabled = False
-            log.warning("live call hints disabled: %s", exc)
+            log.warning("live call hints from /calls/active disabled: %s", exc)
             return
         self._live = {str(r["sid"]): r for r in rows if r.get("sid")}
         for call in self._calls.values():
-            row = self._live.get(call.call_sid or "")
-            if row is not None:
-                call.live_status = _text(row, "status") or call.live_status
-                call.live_answered_by = _text(row, "answeredBy") or call.live_answered_by
-                if call.live_status == "in-progress":
-                    call.seen_answer = True
+            self._apply_live(call)
+
+    def _apply_live(self, call: _Call) -> None:
+        row = self._live.get(call.call_sid or "")
+        if row is not None:
+            call.live_status = _text(row, "status") or call.live_status
+            call.live_answered_by = _text(row, "answeredBy") or call.live_answered_by
+            if call.live_status == "in-progress":
+                call.seen_answer = True
 
     @property
     def live_calls(self) -> int:
@@ -532,12 +536,13 @@ class EvoVoiceTelephony:
         self, call: _Call, session: Mapping[str, Any], handle: CallHandle, *, now: datetime, force: bool = False
     ) -> CallUpdate | None:
         """The session as a :class:`CallUpdate`; None when it shows nothing new."""
+        call.call_sid = _text(session, "callSid") or call.call_sid
+        self._apply_live(call)
         state = evo_mapping.progress_state(session)
         if state is not AttemptState.ENDED:
             state = _with_live_hint(state, call.live_status)
             if state.rank >= AttemptState.ANSWERED.rank:
                 call.seen_answer = True
-        call.call_sid = _text(session, "callSid") or call.call_sid
         newly_known = not call.reported
         if not (force or newly_known or state.rank > handle.state.rank):
             return None
