@@ -32,19 +32,26 @@ import base64
 import binascii
 import hashlib
 import random
-import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from dialer.domain import phones
 from dialer.domain.clock import Clock, SystemClock
-from dialer.errors import DialerError
+from dialer.sandbox.servicestack import (
+    Params,
+    SandboxRefusal,
+    param_bool,
+    param_day,
+    param_int,
+    param_list,
+    param_text,
+    phones_digits,
+)
 from dialer.sim.callcentre import REALISTIC, CallCentre, CallModel, Phase, SimCall
 
-Params = Mapping[str, Any]
 PlacementResponse = Literal["empty", "no-content", "empty-object", "session"]
 PLACEMENT_RESPONSES: tuple[PlacementResponse, ...] = ("empty", "no-content", "empty-object", "session")
 
@@ -55,33 +62,6 @@ SESSION_CALL_STATES = ("Disconnected", "Ringing", "Connected", "Hold", "Passive"
 SESSION_QUEUE_STATES = ("None", "Queued", "Ringing", "Connected", "Hold", "Disconnected")
 HOLD_REASONS = ("None", "Transferring")
 _SORT_FIELDS = {"datecreated": "dateCreated", "datelastmodified": "dateLastModified", "datecompleted": "dateCompleted"}
-
-
-class SandboxRefusal(DialerError):
-    """The sandbox refused a request; rendered as a ServiceStack ``responseStatus`` body."""
-
-    def __init__(
-        self,
-        status: int,
-        error_code: str,
-        message: str,
-        *,
-        field_name: str | None = None,
-        headers: Mapping[str, str] = {},
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error_code = error_code
-        self.field_name = field_name
-        self.headers = dict(headers)
-
-    def body(self) -> dict[str, Any]:
-        errors = []
-        if self.field_name:
-            errors.append(
-                {"errorCode": self.error_code, "fieldName": self.field_name, "message": self.message, "meta": {}}
-            )
-        return {"responseStatus": {"errorCode": self.error_code, "message": self.message, "errors": errors, "meta": {}}}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -269,9 +249,9 @@ class EvoSandbox:
     def new_outgoing_session(self, user: SandboxUser, params: Params) -> dict[str, Any]:
         """NewOutgoingSession: validate, dial, log. Returns the new session's SessionInfo."""
         self.require_role(user, MANAGER_ROLES)
-        flow_id = _text(params, "flowid")
-        number = _text(params, "numbertodial")
-        caller_id = _text(params, "callerid")
+        flow_id = param_text(params, "flowid")
+        number = param_text(params, "numbertodial")
+        caller_id = param_text(params, "callerid")
         if not flow_id:
             raise SandboxRefusal(400, "NotEmpty", "'Flow Id' must not be empty.", field_name="FlowId")
         if not number or not phones.is_e164(number):
@@ -312,26 +292,28 @@ class EvoSandbox:
 
     def list_sessions(self, user: SandboxUser, params: Params) -> dict[str, Any]:
         """ListSessions: filter, sort and page the sessions in a ListResponse."""
-        requested = _list(params, "accountids")
+        requested = param_list(params, "accountids")
         self._check_accounts(user, requested)
-        start = _day(params, "startdate", "StartDate")
-        end = _day(params, "enddate", "EndDate")
-        sort_key = _SORT_FIELDS.get((_text(params, "sortfield") or "dateCreated").lower())
+        start = param_day(params, "startdate", "StartDate")
+        end = param_day(params, "enddate", "EndDate")
+        sort_key = _SORT_FIELDS.get((param_text(params, "sortfield") or "dateCreated").lower())
         if sort_key is None:
             raise SandboxRefusal(400, "ArgumentException", "Unknown sort field", field_name="SortField")
-        order = (_text(params, "sortorder") or "Descend").lower()
+        order = (param_text(params, "sortorder") or "Descend").lower()
         if order not in ("ascend", "descend"):
             raise SandboxRefusal(
                 400, "SerializationException", "sortOrder is Ascend or Descend", field_name="SortOrder"
             )
-        page, per_page = _int(params, "page", 0), _int(params, "countperpage", 25)
+        page, per_page = param_int(params, "page", 0), param_int(params, "countperpage", 25)
         if page < 0 or per_page < 1:
             raise SandboxRefusal(400, "ArgumentException", "page ≥ 0 and countPerPage ≥ 1", field_name="CountPerPage")
-        ids = set(_list(params, "specificids"))
-        to, from_ = (_text(params, "to") or "").lower(), (_text(params, "from") or "").lower()
-        log_text = (_text(params, "log") or "").lower()
-        archive = _bool(params, "searcharchive")
-        unmatched = any(_list(params, k) for k in ("customerids", "endpointids")) or _text(params, "parentsessionid")
+        ids = set(param_list(params, "specificids"))
+        to, from_ = (param_text(params, "to") or "").lower(), (param_text(params, "from") or "").lower()
+        log_text = (param_text(params, "log") or "").lower()
+        archive = param_bool(params, "searcharchive")
+        unmatched = any(param_list(params, k) for k in ("customerids", "endpointids")) or param_text(
+            params, "parentsessionid"
+        )
         with self._lock:
             now = self.now()
             accounts = set(requested or self._accounts(user))
@@ -353,14 +335,14 @@ class EvoSandbox:
         rows.sort(key=lambda r: (r[1].get(sort_key) or "", r[0]), reverse=order == "descend")
         total = len(rows)
         sessions = [session for _, session in rows]
-        items = sessions if _bool(params, "all") else sessions[page * per_page : (page + 1) * per_page]
-        simplified = _bool(params, "simplifiedpaging")
+        items = sessions if param_bool(params, "all") else sessions[page * per_page : (page + 1) * per_page]
+        simplified = param_bool(params, "simplifiedpaging")
         pages = -(-total // per_page)
         return {
             "items": items,
             "totalCount": 0 if simplified else total,
             "totalPages": 0 if simplified else pages,
-            "hasMorePages": (page + 1) * per_page < total and not _bool(params, "all"),
+            "hasMorePages": (page + 1) * per_page < total and not param_bool(params, "all"),
         }
 
     def get_session(self, user: SandboxUser, session_id: str) -> dict[str, Any]:
@@ -378,7 +360,7 @@ class EvoSandbox:
             ("queuestate", SESSION_QUEUE_STATES, "QueueState"),
             ("holdreason", HOLD_REASONS, "HoldReason"),
         ):
-            value = _text(params, key)
+            value = param_text(params, key)
             if value is not None and value not in allowed:
                 raise SandboxRefusal(
                     400, "SerializationException", f"Requested value '{value}' was not found.", field_name=name
@@ -400,7 +382,7 @@ class EvoSandbox:
     def active_calls(self, user: SandboxUser, params: Params) -> dict[str, Any]:
         """GetActiveCalls: Twilio-shaped CallInfo rows of live calls (callee legs and agent legs)."""
         self.require_role(user, MANAGER_ROLES)
-        account = _text(params, "accountid") or self._accounts(user)[0]
+        account = param_text(params, "accountid") or self._accounts(user)[0]
         self._check_accounts(user, [account])
         rows: list[dict[str, Any]] = []
         with self._lock:
@@ -420,12 +402,12 @@ class EvoSandbox:
     def list_endpoints(self, user: SandboxUser, params: Params) -> dict[str, Any]:
         """ListEndpoints: the owned phone numbers, and the agents as User endpoints."""
         self.require_role(user, (*MANAGER_ROLES, "Customer"))
-        requested = _list(params, "accountids")
+        requested = param_list(params, "accountids")
         self._check_accounts(user, requested)
-        kind = _text(params, "type")
-        number_filter = phones_digits(_text(params, "phonenumberfilter") or "")
-        name_filter = (_text(params, "namefilter") or "").lower()
-        page, per_page = _int(params, "page", 0), _int(params, "countperpage", 25)
+        kind = param_text(params, "type")
+        number_filter = phones_digits(param_text(params, "phonenumberfilter") or "")
+        name_filter = (param_text(params, "namefilter") or "").lower()
+        page, per_page = param_int(params, "page", 0), param_int(params, "countperpage", 25)
         created = self.centre.to_datetime(0).isoformat().replace("+00:00", "Z")
         rows: list[dict[str, Any]] = []
         if self.config.account_id in (requested or self._accounts(user)):
@@ -521,55 +503,3 @@ class EvoSandbox:
             "disableSms": True,
             "tags": [],
         }
-
-
-# ----------------------------------------------------------------- parameters
-def phones_digits(value: str) -> str:
-    return re.sub(r"\D", "", value)
-
-
-def _text(params: Params, key: str) -> str | None:
-    value = params.get(key)
-    if value is None:
-        return None
-    return value if isinstance(value, str) else str(value)
-
-
-def _list(params: Params, key: str) -> list[str]:
-    """A ServiceStack collection: repeated keys, ``a,b,c`` or the JSV form ``[a,b,c]``."""
-    value = params.get(key)
-    values = value if isinstance(value, list) else [value] if value is not None else []
-    out: list[str] = []
-    for item in values:
-        text = str(item).strip()
-        if text.startswith("[") and text.endswith("]"):
-            text = text[1:-1]
-        out.extend(part.strip() for part in text.split(",") if part.strip())
-    return out
-
-
-def _bool(params: Params, key: str) -> bool:
-    value = params.get(key)
-    if isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("true", "1", "yes") if value is not None else False
-
-
-def _int(params: Params, key: str, default: int) -> int:
-    value = params.get(key)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise SandboxRefusal(400, "SerializationException", f"'{value}' is not a number", field_name=key) from None
-
-
-def _day(params: Params, key: str, name: str) -> date | None:
-    value = _text(params, key)
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        raise SandboxRefusal(400, "SerializationException", f"'{value}' is not a date", field_name=name) from None

@@ -21,7 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from dialer.sandbox.evovoice import EvoSandbox, SandboxRefusal, SandboxUser
+from dialer.sandbox.evovoice import EvoSandbox, SandboxUser
+from dialer.sandbox.servicestack import SandboxRefusal
 
 log = logging.getLogger(__name__)
 

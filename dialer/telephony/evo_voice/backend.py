@@ -31,13 +31,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from dialer.domain import phones
 from dialer.domain.records import AttemptState
-from dialer.domain.results import CallResult
 from dialer.errors import (
     ConfigError,
     PlacementUncertain,
@@ -50,6 +48,7 @@ from dialer.settings import Settings
 from dialer.telephony import evo_mapping
 from dialer.telephony.base import AgentView, CallHandle, CallRequest, CallUpdate, CentreStats, Placement
 from dialer.telephony.evo_voice.api import EvoVoiceApi
+from dialer.telephony.evo_voice.calls import TrackedCall, endpoint_is, not_found, session_update, text, vanished
 
 log = logging.getLogger(__name__)
 
@@ -72,34 +71,6 @@ COOL_DOWN_CAP = timedelta(seconds=60)
 POLL_BACKOFF_CAP = timedelta(seconds=60)
 TAG_TRIES = 3
 """Attempts at writing ``consoleData`` before giving up on one session."""
-
-
-@dataclass
-class _Call:
-    """What the adapter remembers about one attempt between polls (lost on restart, which
-    :meth:`EvoVoiceTelephony.reconcile` makes up for)."""
-
-    attempt_id: str
-    campaign: str
-    number: str
-    placed_at: datetime
-    touched: datetime
-    ring_timeout: float = 25.0
-    user_data: Mapping[str, str] | None = None
-    """The record's user data, for ``consoleData``; None when unknown (after a restart)."""
-    session_id: str | None = None
-    call_sid: str | None = None
-    correlation: str | None = None
-    reported: bool = False
-    """The dialer has been told the session id."""
-    next_poll: datetime | None = None
-    seen_answer: bool = False
-    """The call-state history showed an answer (Connected, queued, or live ``in-progress``)."""
-    live_status: str | None = None
-    live_answered_by: str | None = None
-    tag_tries: int = 0
-    tagged: bool = False
-    misses: int = 0
 
 
 class EvoVoiceTelephony:
@@ -130,7 +101,7 @@ class EvoVoiceTelephony:
         self.max_requests = max(1, max_requests)
         self.skew = correlation_skew
         self.margin = correlation_margin
-        self._calls: dict[str, _Call] = {}
+        self._calls: dict[str, TrackedCall] = {}
         self._claimed: dict[str, datetime] = {}
         self._ready = False
         self._cool_until: datetime | None = None
@@ -214,7 +185,7 @@ class EvoVoiceTelephony:
                 owned[number] = False
                 continue
             rows = self.api.list_endpoints(account_id=self.account_id, phone_number=evo_mapping.digits(number))
-            owned[number] = any(_endpoint_is(row, number) for row in rows)
+            owned[number] = any(endpoint_is(row, number) for row in rows)
         return owned
 
     def _ensure_ready(self) -> None:
@@ -242,7 +213,7 @@ class EvoVoiceTelephony:
                 status=429,
             )
         self._ensure_ready()
-        call = _Call(
+        call = TrackedCall(
             attempt_id=request.attempt_id,
             campaign=request.campaign,
             number=request.number,
@@ -269,7 +240,7 @@ class EvoVoiceTelephony:
             assert isinstance(body, dict)
             self._claim(call, session_id, correlation="direct", now=now)
             call.reported = True
-            call.call_sid = _text(body, "callSid")
+            call.call_sid = text(body, "callSid")
             return Placement(provider_ref=session_id, correlation="direct", call_sid=call.call_sid, raw=body)
         if body not in (None, {}, ""):
             log.info("Evo Voice answered a placement with an unexpected body %.200r; correlating instead", body)
@@ -315,7 +286,7 @@ class EvoVoiceTelephony:
         return updates
 
     def _correlate_for_poll(
-        self, call: _Call, handle: CallHandle, *, now: datetime, budget: list[int]
+        self, call: TrackedCall, handle: CallHandle, *, now: datetime, budget: list[int]
     ) -> CallUpdate | None:
         call.next_poll = now + self.poll_interval
         session = self._find_session(call, budget=budget)
@@ -326,7 +297,7 @@ class EvoVoiceTelephony:
         return None
 
     def _read_batch(
-        self, batch: Sequence[tuple[_Call, CallHandle]], *, now: datetime, budget: list[int]
+        self, batch: Sequence[tuple[TrackedCall, CallHandle]], *, now: datetime, budget: list[int]
     ) -> list[CallUpdate]:
         ids = [c.session_id for c, _ in batch if c.session_id]
         budget[0] -= 1
@@ -388,11 +359,11 @@ class EvoVoiceTelephony:
         for call in self._calls.values():
             self._apply_live(call)
 
-    def _apply_live(self, call: _Call) -> None:
+    def _apply_live(self, call: TrackedCall) -> None:
         row = self._live.get(call.call_sid or "")
         if row is not None:
-            call.live_status = _text(row, "status") or call.live_status
-            call.live_answered_by = _text(row, "answeredBy") or call.live_answered_by
+            call.live_status = text(row, "status") or call.live_status
+            call.live_answered_by = text(row, "answeredBy") or call.live_answered_by
             if call.live_status == "in-progress":
                 call.seen_answer = True
 
@@ -401,7 +372,9 @@ class EvoVoiceTelephony:
         """Calls live on the account at the last ``/calls/active`` read (ours and others')."""
         return len(self._live)
 
-    def _tag_sessions(self, tracked: Sequence[tuple[_Call, CallHandle]], *, now: datetime, budget: list[int]) -> None:
+    def _tag_sessions(
+        self, tracked: Sequence[tuple[TrackedCall, CallHandle]], *, now: datetime, budget: list[int]
+    ) -> None:
         """PATCH ``consoleData`` with the record's user data once the session is known."""
         if not self.tag_sessions:
             return
@@ -456,7 +429,7 @@ class EvoVoiceTelephony:
                     return row
         return None
 
-    def _find_session(self, call: _Call, *, budget: list[int]) -> dict[str, Any] | None:
+    def _find_session(self, call: TrackedCall, *, budget: list[int]) -> dict[str, Any] | None:
         """Correlate: the newest unclaimed session to the number since the placement."""
         budget[0] -= 1
         rows = self.api.list_sessions(
@@ -474,7 +447,7 @@ class EvoVoiceTelephony:
         self._claim(call, str(match["id"]), correlation="matched", now=call.touched)
         return dict(match)
 
-    def _claim(self, call: _Call, session_id: str, *, correlation: str, now: datetime) -> None:
+    def _claim(self, call: TrackedCall, session_id: str, *, correlation: str, now: datetime) -> None:
         call.session_id = session_id
         call.correlation = correlation
         self._claimed[session_id] = now
@@ -505,10 +478,10 @@ class EvoVoiceTelephony:
         self.api.close()
 
     # ------------------------------------------------------------- helpers
-    def _track(self, handle: CallHandle, *, now: datetime) -> _Call:
+    def _track(self, handle: CallHandle, *, now: datetime) -> TrackedCall:
         call = self._calls.get(handle.attempt_id)
         if call is None:
-            call = _Call(
+            call = TrackedCall(
                 attempt_id=handle.attempt_id,
                 campaign=handle.campaign,
                 number=handle.number,
@@ -533,106 +506,29 @@ class EvoVoiceTelephony:
             del self._claimed[session_id]
 
     def _update(
-        self, call: _Call, session: Mapping[str, Any], handle: CallHandle, *, now: datetime, force: bool = False
+        self, call: TrackedCall, session: Mapping[str, Any], handle: CallHandle, *, now: datetime, force: bool = False
     ) -> CallUpdate | None:
         """The session as a :class:`CallUpdate`; None when it shows nothing new."""
-        call.call_sid = _text(session, "callSid") or call.call_sid
+        call.call_sid = text(session, "callSid") or call.call_sid
         self._apply_live(call)
-        state = evo_mapping.progress_state(session)
-        if state is not AttemptState.ENDED:
-            state = _with_live_hint(state, call.live_status)
-            if state.rank >= AttemptState.ANSWERED.rank:
-                call.seen_answer = True
-        newly_known = not call.reported
-        if not (force or newly_known or state.rank > handle.state.rank):
-            return None
-        call.reported = True
-        answered, connected, ended = evo_mapping.session_times(session, observed_at=now)
-        ended_flag = state is AttemptState.ENDED
-        outcome = None
-        if ended_flag:
-            outcome = evo_mapping.classify(
-                session,
-                seen_answer=call.seen_answer or handle.seen_answer,
-                outcome_map=self.outcome_map,
-                live_status=call.live_status,
-                live_answered_by=call.live_answered_by,
-            )
+        update = session_update(call, session, handle=handle, now=now, outcome_map=self.outcome_map, force=force)
+        if update is not None and update.state is AttemptState.ENDED:
             self._note_unknown_outcome(session)
             self._calls.pop(call.attempt_id, None)
-        return CallUpdate(
-            attempt_id=call.attempt_id,
-            state=state,
-            provider_ref=call.session_id,
-            correlation=call.correlation if newly_known or force else None,
-            call_sid=call.call_sid,
-            answered_at=_clamp(answered, call.placed_at, now),
-            connected_at=_clamp(connected, call.placed_at, now),
-            ended_at=_clamp(ended, call.placed_at, now),
-            outcome=outcome,
-            raw_outcome=_text(session, "outcome") if ended_flag else None,
-            was_missed=bool(session.get("wasMissed")) if ended_flag else None,
-            agent=_text(session, "answeredByName"),
-            duration_s=evo_mapping.duration_seconds(session),
-            raw=dict(session) if ended_flag else None,
-        )
+        return update
 
     def _note_unknown_outcome(self, session: Mapping[str, Any]) -> None:
-        outcome = _text(session, "outcome")
+        outcome = text(session, "outcome")
         if outcome and evo_mapping.map_outcome(outcome, self.outcome_map) is None:
             key = outcome.strip().lower()
             if key not in self._unknown_outcomes:
                 self._unknown_outcomes.add(key)
                 log.info("Evo Voice outcome %r is not in the outcome map; classified by the session's flags", outcome)
 
-    def _not_found(self, call: _Call, *, now: datetime) -> CallUpdate:
+    def _not_found(self, call: TrackedCall, *, now: datetime) -> CallUpdate:
         self._calls.pop(call.attempt_id, None)
-        return CallUpdate(
-            attempt_id=call.attempt_id,
-            state=AttemptState.ENDED,
-            correlation="not_found",
-            ended_at=now,
-            outcome=CallResult.UNKNOWN,
-            note=f"session_not_found: no Evo Voice session to {call.number} appeared within "
-            f"{call.ring_timeout + self.margin.total_seconds():.0f} s of the placement",
-        )
+        return not_found(call, now=now, margin=self.margin)
 
-    def _vanished(self, call: _Call, *, now: datetime) -> CallUpdate:
+    def _vanished(self, call: TrackedCall, *, now: datetime) -> CallUpdate:
         self._calls.pop(call.attempt_id, None)
-        return CallUpdate(
-            attempt_id=call.attempt_id,
-            state=AttemptState.ENDED,
-            provider_ref=call.session_id,
-            ended_at=now,
-            outcome=CallResult.UNKNOWN,
-            note=f"Evo Voice no longer lists session {call.session_id} (archive searched too)",
-        )
-
-
-def _with_live_hint(state: AttemptState, live_status: str | None) -> AttemptState:
-    if live_status == "in-progress" and state.rank < AttemptState.ANSWERED.rank:
-        return AttemptState.ANSWERED
-    if live_status in ("ringing", "queued") and state.rank < AttemptState.RINGING.rank:
-        return AttemptState.RINGING
-    return state
-
-
-def _clamp(value: datetime | None, low: datetime, high: datetime) -> datetime | None:
-    """Provider times inside [placement, now]: Evo's clock is not the dialer's (telephony.md §4)."""
-    if value is None:
-        return None
-    return min(max(value, low), max(low, high))
-
-
-def _text(mapping: Mapping[str, Any], key: str) -> str | None:
-    value = mapping.get(key)
-    return value if isinstance(value, str) and value else None
-
-
-def _endpoint_is(row: Mapping[str, Any], number: str) -> bool:
-    """A ``GET /endpoints`` row is this phone number (the filter is a contains search)."""
-    if row.get("type") not in (None, "PhoneNumber"):
-        return False
-    listed = [evo_mapping.digits(row.get(k)) for k in ("phoneNumber", "displayName") if row.get(k)]
-    listed = [d for d in listed if d]
-    return not listed or evo_mapping.digits(number) in listed
+        return vanished(call, now=now)
