@@ -34,6 +34,7 @@ from dialer.errors import (
     AlreadyExists,
     PlacementUncertain,
     TelephonyAuthError,
+    TelephonyError,
     TelephonyRejected,
     TelephonyUnavailable,
 )
@@ -155,7 +156,7 @@ def collect(ctx: Context, *, now: datetime, campaigns: Mapping[int, Campaign] | 
                         ended += apply_update(ctx, settled, campaign=campaign, now=now)
                 continue
             ended += reconcile_attempt(ctx, handle, campaign=campaign, now=now)
-        except TelephonyUnavailable as exc:  # still in doubt: never redialed until the provider answers
+        except TelephonyError as exc:  # still in doubt: never redialed until the provider answers
             log.warning("attempt %s stays unsettled: %s", attempt.attempt_id, exc)
     return len(updates), ended, len(in_flight)
 
@@ -458,6 +459,6 @@ def reconcile_in_flight(ctx: Context, *, now: datetime) -> int:
         campaign = by_id[call.campaign_id]
         try:
             settled += reconcile_attempt(ctx, handle_for(call, campaign.name), campaign=campaign, now=now)
-        except TelephonyUnavailable as exc:  # the tick retries it; the record stays out of dialing
+        except TelephonyError as exc:  # the tick retries it; the record stays out of dialing
             log.warning("attempt %s left in flight could not be reconciled yet: %s", call.attempt_id, exc)
     return settled

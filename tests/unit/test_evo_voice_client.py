@@ -522,3 +522,16 @@ def test_the_backend_is_built_from_settings_and_refuses_a_missing_login() -> Non
     bad = settings.model_copy(update={"evovoice_outcome_map": {"busy": "BUSYISH"}})
     with pytest.raises(ConfigError, match="BUSYISH"):
         EvoVoiceTelephony.from_settings(bad)
+
+
+def test_a_login_revoked_mid_run_stops_polls_quietly_and_the_next_placement_reports_it() -> None:
+    wire = Wire({"GET /sessions": listing(session())})
+    evo = client(wire)
+    evo.check_credentials()
+    wire.routes["GET /sessions"] = status(401)
+    wire.routes["GET /calls/active"] = status(401)
+    wire.routes["GET /auth/status"] = status(401)
+    assert evo.poll([handle("s1")], now=T0) == []  # the tick goes on; results wait
+    with pytest.raises(TelephonyAuthError, match="refused the login"):
+        evo.place_call(request(attempt_id="a2"), now=T0 + timedelta(seconds=1))
+    assert wire.sent("POST /sessions/outgoing") == []

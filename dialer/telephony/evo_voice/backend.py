@@ -255,7 +255,6 @@ class EvoVoiceTelephony:
     def poll(self, handles: Sequence[CallHandle], *, now: datetime) -> list[CallUpdate]:
         if not handles:
             return []
-        self._ensure_ready()
         tracked = [(self._track(h, now=now), h) for h in handles]
         self._forget_stale(now)
         if self._poll_paused_until is not None and now < self._poll_paused_until:
@@ -263,6 +262,7 @@ class EvoVoiceTelephony:
         budget = [self.max_requests]
         updates: list[CallUpdate] = []
         try:
+            self._ensure_ready()
             self._refresh_live(now, budget)
             due = [(c, h) for c, h in tracked if c.next_poll is None or c.next_poll <= now]
             due.sort(key=lambda pair: pair[0].next_poll or pair[0].placed_at)
@@ -279,6 +279,12 @@ class EvoVoiceTelephony:
                 batch = known[start : start + self.batch_size]
                 updates.extend(self._read_batch(batch, now=now, budget=budget))
         except TelephonyUnavailable as exc:
+            self._poll_failed(exc, now=now)
+            return updates
+        except TelephonyAuthError as exc:
+            # The login stopped working mid-run. Results wait; the next placement checks the
+            # login again and its refusal pauses the campaign with the reason.
+            self._ready = False
             self._poll_failed(exc, now=now)
             return updates
         self._poll_failures = 0
@@ -327,13 +333,14 @@ class EvoVoiceTelephony:
                 updates.append(update)
         return updates
 
-    def _poll_failed(self, exc: TelephonyUnavailable, *, now: datetime) -> None:
+    def _poll_failed(self, exc: TelephonyError, *, now: datetime) -> None:
         self._poll_failures += 1
         wait = min(POLL_BACKOFF_CAP, self.poll_interval * 2 ** min(self._poll_failures, 10))
         self._poll_paused_until = now + wait
         if exc.status == 429:
             self._cool(now)
-        log.warning("polling Evo Voice failed (%s); next poll in %.0f s", exc, wait.total_seconds())
+        level = logging.ERROR if isinstance(exc, TelephonyAuthError) else logging.WARNING
+        log.log(level, "polling Evo Voice failed (%s); next poll in %.0f s", exc, wait.total_seconds())
 
     def _refresh_live(self, now: datetime, budget: list[int]) -> None:
         """``GET /calls/active`` once per poll interval: the live Twilio status of our calls.
