@@ -266,7 +266,7 @@ class EvoVoiceTelephony:
             self._refresh_live(now, budget)
             due = [(c, h) for c, h in tracked if c.next_poll is None or c.next_poll <= now]
             due.sort(key=lambda pair: pair[0].next_poll or pair[0].placed_at)
-            known = [p for p in due if p[0].session_id is not None and p[0].reported]
+            known = [p for p in due if p[0].session_id is not None]
             for call, handle in [p for p in due if p[0].session_id is None]:
                 if budget[0] <= 0:
                     break
