@@ -28,4 +28,10 @@ def get_backend(
             model_for=model_for,
             seed=settings.sim_seed,
         )
-    raise ConfigError(f"backend {settings.backend!r} is not available in this build; use DIALER_BACKEND=simulated")
+    if settings.backend == "evovoice":
+        from dialer.telephony.evo_voice import EvoVoiceTelephony
+
+        return EvoVoiceTelephony.from_settings(settings)
+    raise ConfigError(
+        f"backend {settings.backend!r} is not available in this build; use DIALER_BACKEND=simulated or evovoice"
+    )
