@@ -59,7 +59,16 @@ class Settings(BaseSettings):
     evovoice_account_id: str | None = Field(default=None, description="Evo Voice account to dial from.")
     evovoice_timeout: float = Field(default=10.0, gt=0, description="HTTP timeout, seconds.")
     evovoice_poll_interval: float = Field(default=2.0, gt=0, description="Seconds between session polls.")
+    evovoice_max_cps: float = Field(
+        default=1.0,
+        gt=0,
+        description="Calls per second Evo Voice's Twilio account allows (the pacer never exceeds it).",
+    )
     evovoice_tag_sessions: bool = Field(default=True, description="PATCH consoleData with the record's user data.")
+    evovoice_outcome_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra outcome table: regular expression on SessionInfo.outcome → call result, tried first.",
+    )
     twilio_account_sid: str | None = Field(default=None, description="Twilio Account SID (AC…).")
     twilio_auth_token: SecretStr | None = Field(default=None, description="Twilio Auth Token (also signs callbacks).")
     twilio_api_base_url: str | None = Field(default=None, description="Override api.twilio.com (sandbox, tests).")

@@ -94,7 +94,7 @@ def webhook_receiver(ctx: Context) -> Iterator[None]:
         yield
         return
     from dialer.cli.webhooks import abandon_message
-    from dialer.sandbox.server import serve_in_thread
+    from dialer.sandbox.server import BackgroundServer
     from dialer.web.twilio_callbacks import create_app
 
     if settings.twilio_auth_token is None or not settings.twilio_public_base_url:
@@ -106,8 +106,8 @@ def webhook_receiver(ctx: Context) -> Iterator[None]:
         now=ctx.clock.now,
         abandon_message=lambda name: abandon_message(ctx.store, name),
     )
-    server = serve_in_thread(app, host=settings.twilio_webhook_host, port=settings.twilio_webhook_port)
-    err.print(f"receiving Twilio callbacks on {server.url} for {settings.twilio_public_base_url}")
+    server = BackgroundServer(app, host=settings.twilio_webhook_host, port=settings.twilio_webhook_port)
+    err.print(f"receiving Twilio callbacks on {server.start()} for {settings.twilio_public_base_url}")
     try:
         yield
     finally:

@@ -1,21 +1,174 @@
-"""`dialer sandbox …`: provider emulators for rehearsals and tests, driven by the simulated
-call centre."""
+"""`dialer sandbox …`: local servers that behave like the telephony providers."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import click
-import uvicorn
 
-from dialer.cli.app import State, cli, err, pass_state
+from dialer.cli.app import cli, err, out
 from dialer.domain.clock import SystemClock
-from dialer.sim.callcentre import CallModel
+from dialer.sandbox.evovoice import (
+    DEFAULT_NUMBERS,
+    DEFAULT_USERS,
+    PLACEMENT_RESPONSES,
+    EvoSandbox,
+    Faults,
+    SandboxConfig,
+    SandboxUser,
+)
+from dialer.sim.callcentre import REALISTIC, CallModel
 
 
 @cli.group()
 def sandbox() -> None:
-    """Run a provider emulator (no calls reach anyone)."""
+    """Local stand-ins for the telephony providers: rehearse a campaign without calling anyone."""
+
+
+def _user(text: str) -> SandboxUser:
+    email, sep, rest = text.partition(":")
+    password, sep2, roles = rest.partition(":")
+    if not (sep and sep2 and email and password and roles):
+        raise click.BadParameter(f"{text!r}: use EMAIL:PASSWORD:ROLE[+ROLE…], e.g. boss@example.test:pw:Manager")
+    return SandboxUser(email=email, password=password, roles=tuple(r for r in roles.split("+") if r))
+
+
+@sandbox.command("evovoice")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8800, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
+@click.option("--agents", default=8, show_default=True, type=click.IntRange(0), help="Agents in the call centre.")
+@click.option("--seed", default=7, show_default=True, type=int, help="Seed of callee behaviour and faults.")
+@click.option(
+    "--speed",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Run calls this many times faster than real time.",
+)
+@click.option(
+    "--number",
+    "numbers",
+    multiple=True,
+    metavar="E164",
+    help=f"An owned phone number (repeatable). Default: {', '.join(DEFAULT_NUMBERS)}.",
+)
+@click.option("--account-id", default="sandbox-account", show_default=True, help="The account's id.")
+@click.option(
+    "--user",
+    "users",
+    multiple=True,
+    metavar="EMAIL:PASSWORD:ROLES",
+    help="A login, roles joined with + (repeatable). Default: manager@sandbox.test:sandbox:Manager+User "
+    "and agent@sandbox.test:sandbox:User.",
+)
+@click.option(
+    "--hit-rate",
+    type=click.FloatRange(0, 1),
+    default=REALISTIC.hit_rate,
+    show_default=True,
+    help="Share of calls a person answers.",
+)
+@click.option(
+    "--talk-mean",
+    type=click.FloatRange(min=1),
+    default=REALISTIC.talk_mean,
+    show_default=True,
+    help="Mean talk time with an agent, seconds.",
+)
+@click.option(
+    "--placement-response",
+    type=click.Choice(PLACEMENT_RESPONSES),
+    default="empty",
+    show_default=True,
+    help="What POST /sessions/outgoing answers: empty 200 (as documented), 204, {} or the SessionInfo.",
+)
+@click.option("--error-rate", type=click.FloatRange(0, 1), default=0.0, help="Share of requests answered 5xx.")
+@click.option("--latency", type=click.FloatRange(0), default=0.0, help="Seconds added to every response.")
+@click.option("--burst-rate", type=click.FloatRange(0, 1), default=0.0, help="Chance a request starts a 429 burst.")
+@click.option("--burst-length", type=click.IntRange(1), default=5, show_default=True, help="Requests per 429 burst.")
+@click.option(
+    "--commit-timeout-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Share of placements that dial, then answer only after --hang-seconds.",
+)
+@click.option(
+    "--hang-seconds", type=click.FloatRange(0), default=30.0, show_default=True, help="How late those answers come."
+)
+@click.option("-q", "--quiet", is_flag=True, help="Do not log each request.")
+def evovoice(
+    host: str,
+    port: int,
+    agents: int,
+    seed: int,
+    speed: float,
+    numbers: tuple[str, ...],
+    account_id: str,
+    users: tuple[str, ...],
+    hit_rate: float,
+    talk_mean: float,
+    placement_response: str,
+    error_rate: float,
+    latency: float,
+    burst_rate: float,
+    burst_length: int,
+    commit_timeout_rate: float,
+    hang_seconds: float,
+    quiet: bool,
+) -> None:
+    """Serve an Evo Voice sandbox: the operations the dialer uses, as documented, over the
+    simulated call centre, with optional faults. Stop it with Ctrl-C.
+
+    Point the dialer at it with DIALER_BACKEND=evovoice, DIALER_EVOVOICE_BASE_URL and one of
+    its logins (printed at start-up).
+    """
+    from dialer.sandbox.evovoice_app import create_app
+    from dialer.sandbox.server import bind, serve, url_of
+
+    try:
+        config = SandboxConfig(
+            account_id=account_id,
+            numbers=numbers or DEFAULT_NUMBERS,
+            users=tuple(_user(u) for u in users) or DEFAULT_USERS,
+            agents=agents,
+            model=replace(REALISTIC, hit_rate=hit_rate, talk_mean=talk_mean),
+            seed=seed,
+            placement_response=placement_response,  # type: ignore[arg-type]
+            faults=Faults(
+                error_rate=error_rate,
+                latency=latency,
+                burst_rate=burst_rate,
+                burst_length=burst_length,
+                commit_timeout_rate=commit_timeout_rate,
+                hang_seconds=hang_seconds,
+            ),
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    state = EvoSandbox(config, clock=SystemClock(speed=speed))
+    sock = bind(host, port)
+    url = url_of(sock)
+    manager = next((u for u in config.users if {"Manager", "SystemAdministrator"} & set(u.roles)), config.users[0])
+    out.print(f"Evo Voice sandbox on {url} — account {config.account_id}, {agents} agents, speed ×{speed:g}")
+    out.print(f"Owned numbers (caller IDs): {', '.join(config.numbers)}")
+    for user in config.users:
+        out.print(f"Login: {user.email} / {user.password} ({'+'.join(user.roles)})")
+    faults = config.faults
+    if faults != Faults():
+        out.print(
+            f"Faults: errors {faults.error_rate:.0%}, latency {faults.latency:g} s, "
+            f"429 bursts {faults.burst_rate:.0%} × {faults.burst_length}, "
+            f"commit-then-time-out {faults.commit_timeout_rate:.0%} ({faults.hang_seconds:g} s)"
+        )
+    out.print("In another shell:")
+    out.print(
+        f"  export DIALER_BACKEND=evovoice DIALER_EVOVOICE_BASE_URL={url} "
+        f"DIALER_EVOVOICE_USERNAME={manager.email} DIALER_EVOVOICE_PASSWORD={manager.password}"
+    )
+    out.print("Ctrl-C stops the sandbox.")
+    serve(create_app(state), sock, log_level="warning" if quiet else "info")
+    err.print(f"Sandbox stopped: {len(state.placements)} calls placed, {state.requests} requests served.")
 
 
 @sandbox.command("twilio")
@@ -54,9 +207,7 @@ def sandbox() -> None:
     default=0.0,
     help="Share of creates that make the call but answer too late.",
 )
-@pass_state
 def sandbox_twilio(
-    state: State,
     host: str,
     port: int,
     account_sid: str,
@@ -95,8 +246,21 @@ def sandbox_twilio(
             commit_then_timeout=commit_then_timeout,
         ),
     )
-    err.print(
-        f"Twilio sandbox on http://{host}:{port} — account {account_sid}, {agents} agents, "
-        f"numbers {', '.join(numbers)}; speed {speed:g}×. Ctrl-C stops it."
+    from dialer.sandbox.server import bind, serve, url_of
+
+    sock = bind(host, port)
+    url = url_of(sock)
+    out.print(f"Twilio sandbox on {url} — account {account_sid}, {agents} agents, speed ×{speed:g}")
+    out.print(f"Owned numbers (caller IDs): {', '.join(numbers)}")
+    out.print("In another shell:")
+    out.print(
+        f"  export DIALER_BACKEND=twilio DIALER_TWILIO_API_BASE_URL={url} "
+        f"DIALER_TWILIO_ACCOUNT_SID={account_sid} DIALER_TWILIO_AUTH_TOKEN={auth_token}"
     )
-    uvicorn.run(fake.app, host=host, port=port, log_level="warning")
+    out.print("Ctrl-C stops the sandbox.")
+    fake.start()
+    try:
+        serve(fake.app, sock)
+    finally:
+        fake.stop()
+    err.print(f"Sandbox stopped: {len(fake.calls)} calls placed, {len(fake.callbacks_sent)} callbacks sent.")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from dialer.context import Context
+from dialer.daemon import preflight
 from dialer.daemon.tick import TickReport, reconcile_in_flight, run_tick
 from dialer.domain.clock import VirtualClock
 from dialer.errors import DialerError
@@ -31,8 +32,10 @@ class RunResult:
 
 
 def run_once(ctx: Context, *, campaigns: Sequence[str] | None = None) -> TickReport:
-    """Reconcile anything left in flight, then one tick (rq's burst mode)."""
+    """Check the login and caller IDs, reconcile anything left in flight, then one tick (rq's
+    burst mode)."""
     now = ctx.clock.now()
+    preflight.check(ctx, campaigns=campaigns, now=now)
     reconcile_in_flight(ctx, now=now)
     return run_tick(ctx, now=now, campaigns=campaigns)
 
@@ -63,6 +66,7 @@ def run_virtual_until_done(
         raise DialerError("no campaigns to run; create one with `dialer campaign create`")
     started = clock.now()
     limit = started + timedelta(days=ctx.settings.max_virtual_days)
+    preflight.check(ctx, campaigns=campaigns, now=started)
     reconciled = reconcile_in_flight(ctx, now=started)
     ticks = placed = 0
     tick = timedelta(seconds=ctx.settings.tick_seconds)

@@ -21,6 +21,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from dialer.context import Context
+from dialer.daemon import preflight
 from dialer.daemon.runner import campaign_ids
 from dialer.daemon.tick import TickReport, collect, reconcile_in_flight, run_tick
 
@@ -95,6 +96,7 @@ class Daemon:
             log.exception("tick failed; the next tick will retry")
 
     def run(self) -> DaemonResult:
+        preflight.check(self.ctx, campaigns=self.campaigns, now=self.ctx.clock.now())
         reconcile_in_flight(self.ctx, now=self.ctx.clock.now())
         if self.install_signals and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self._signal)

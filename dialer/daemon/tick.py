@@ -34,6 +34,7 @@ from dialer.errors import (
     AlreadyExists,
     PlacementUncertain,
     TelephonyAuthError,
+    TelephonyError,
     TelephonyRejected,
     TelephonyUnavailable,
 )
@@ -145,15 +146,18 @@ def collect(ctx: Context, *, now: datetime, campaigns: Mapping[int, Campaign] | 
         ended += apply_update(ctx, update, campaign=by_id[attempt.campaign_id], now=now)
     for attempt, handle in unsettled:
         campaign = by_id[attempt.campaign_id]
-        if now - attempt.created_at < RECONCILE_AFTER:
-            # Young: a pending attempt may belong to a worker placing it right now; an
-            # uncertain one may still turn up at the provider.
-            if attempt.state is AttemptState.UNCERTAIN:
-                settled = ctx.telephony.reconcile(handle, now=now)
-                if settled is not None:
-                    ended += apply_update(ctx, settled, campaign=campaign, now=now)
-            continue
-        ended += reconcile_attempt(ctx, handle, campaign=campaign, now=now)
+        try:
+            if now - attempt.created_at < RECONCILE_AFTER:
+                # Young: a pending attempt may belong to a worker placing it right now; an
+                # uncertain one may still turn up at the provider.
+                if attempt.state is AttemptState.UNCERTAIN:
+                    settled = ctx.telephony.reconcile(handle, now=now)
+                    if settled is not None:
+                        ended += apply_update(ctx, settled, campaign=campaign, now=now)
+                continue
+            ended += reconcile_attempt(ctx, handle, campaign=campaign, now=now)
+        except TelephonyError as exc:  # still in doubt: never redialed until the provider answers
+            log.warning("attempt %s stays unsettled: %s", attempt.attempt_id, exc)
     return len(updates), ended, len(in_flight)
 
 
@@ -454,5 +458,8 @@ def reconcile_in_flight(ctx: Context, *, now: datetime) -> int:
     settled = 0
     for call in ctx.store.in_flight_calls():
         campaign = by_id[call.campaign_id]
-        settled += reconcile_attempt(ctx, handle_for(call, campaign.name), campaign=campaign, now=now)
+        try:
+            settled += reconcile_attempt(ctx, handle_for(call, campaign.name), campaign=campaign, now=now)
+        except TelephonyError as exc:  # the tick retries it; the record stays out of dialing
+            log.warning("attempt %s left in flight could not be reconciled yet: %s", call.attempt_id, exc)
     return settled

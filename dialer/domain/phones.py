@@ -6,11 +6,14 @@ module agrees on what a valid number is.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import timezone as pn_timezone
+
+_E164 = re.compile(r"\+[1-9]\d{1,14}")
 
 #: ``phonenumbers`` answers this when it knows no zone for a number.
 _UNKNOWN_ZONE = "Etc/Unknown"
@@ -54,8 +57,8 @@ def normalise(raw: str, region: str = "US") -> ParsedPhone:
 
 
 def is_e164(value: str) -> bool:
-    """True when ``value`` is already a valid number written in E.164."""
-    if not value.startswith("+"):
+    """True when ``value`` is already a valid number written in E.164 (``+`` and digits only)."""
+    if not _E164.fullmatch(value):
         return False
     try:
         return phonenumbers.is_valid_number(phonenumbers.parse(value, None))

@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
 import random
 import re
 import threading
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import format_datetime
@@ -86,7 +85,8 @@ class FakeCall:
 
 
 class TwilioSandbox:
-    """The fake's state; :attr:`app` is the ASGI application."""
+    """The fake's state; :attr:`app` is the ASGI application. :meth:`start` runs the thread that
+    moves calls along and sends their callbacks; :meth:`stop` ends it."""
 
     def __init__(
         self,
@@ -132,18 +132,9 @@ class TwilioSandbox:
                 Route(API + "/Accounts/{account}/IncomingPhoneNumbers.json", self.list_numbers, methods=["GET"]),
                 Route(API + "/Accounts/{account}/OutgoingCallerIds.json", self.list_caller_ids, methods=["GET"]),
             ],
-            lifespan=self._lifespan,
         )
 
     # --------------------------------------------------------------- driver
-    @contextlib.asynccontextmanager
-    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        self.start()
-        try:
-            yield
-        finally:
-            self.stop()
-
     def start(self) -> None:
         if self._driver is None:
             self._stop.clear()

@@ -82,6 +82,22 @@ class RecordStore(StoreBase):
         with self._tx() as conn:
             return {k: int(n) for k, n in conn.execute(query)}
 
+    def record_caller_ids(self, campaign_id: int) -> dict[str, int]:
+        """Caller IDs that records still to be dialed carry (their own ``outboundCallerId``),
+        with how many records carry each; for the start-up check that they are owned."""
+        final = [s.value for s in RecordStatus if s.is_final]
+        query = (
+            select(records_t.c.caller_id, func.count())
+            .where(
+                records_t.c.campaign_id == campaign_id,
+                records_t.c.caller_id.is_not(None),
+                records_t.c.status.not_in(final),
+            )
+            .group_by(records_t.c.caller_id)
+        )
+        with self._tx() as conn:
+            return {k: int(n) for k, n in conn.execute(query)}
+
     def waiting_breakdown(self, campaign_id: int, *, now: datetime) -> dict[str, int]:
         """Ready records not dialable right now, by why: the blocking gate, or a retry later."""
         reason = case(

@@ -30,6 +30,10 @@ def get_backend(
             model_for=model_for,
             seed=settings.sim_seed,
         )
+    if settings.backend == "evovoice":
+        from dialer.telephony.evo_voice import EvoVoiceTelephony
+
+        return EvoVoiceTelephony.from_settings(settings)
     if settings.backend == "twilio":
         from dialer.telephony.twilio_voice import (
             CallbackInbox,
@@ -66,4 +70,4 @@ def get_backend(
             inbox=inbox if isinstance(inbox, CallbackInbox) else None,
             options_for=call_options,
         )
-    raise ConfigError(f"backend {settings.backend!r} is not available in this build; use DIALER_BACKEND=simulated")
+    raise ConfigError(f"backend {settings.backend!r} is unknown; use DIALER_BACKEND=simulated, evovoice or twilio")

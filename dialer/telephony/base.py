@@ -142,6 +142,11 @@ class TelephonyBackend(Protocol):
         """For virtual-time runs: when something will next happen (``None``: nothing scheduled)."""
         ...
 
+    def check_credentials(self) -> str:
+        """Start-up check of the login (and its role): a one-line description of who is dialing.
+        Raises TelephonyAuthError naming the fix, or TelephonyUnavailable."""
+        ...
+
     def check_caller_ids(self, numbers: Sequence[str]) -> Mapping[str, bool]:
         """Whether each caller ID is a number the account owns."""
         ...

@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+import random
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from dialer.domain import phones
@@ -46,8 +48,12 @@ class SimulatedTelephony:
         model: CallModel | None = None,
         model_for: Callable[[str], CallModel | None] | None = None,
         seed: int = 0,
+        owned_numbers: Collection[str] | None = None,
     ) -> None:
+        """``owned_numbers``: the caller IDs the simulated account owns (None: any valid number)."""
         self._agents_for = agents_for
+        self._owned = frozenset(owned_numbers) if owned_numbers is not None else None
+        self._pick = random.Random(f"caller-ids:{seed}")
         self._model = model or CallModel()
         self._model_for = model_for
         self._seed = seed
@@ -85,8 +91,18 @@ class SimulatedTelephony:
                 status=400,
                 bad_number=True,
             )
+        if request.caller_id is not None and not self._owns(request.caller_id):
+            raise TelephonyRejected(
+                f"caller ID {request.caller_id} is not a number the simulated account owns",
+                code="ValidationError",
+                status=400,
+                bad_caller_id=True,
+            )
+        caller_id = request.caller_id
+        if caller_id is None and self._owned:  # as Evo Voice does: a random owned number
+            caller_id = self._pick.choice(sorted(self._owned))
         centre = self.centre(request.campaign, now=now)
-        call = centre.dial(request.number, caller_id=request.caller_id, flow_id=request.flow_id)
+        call = centre.dial(request.number, caller_id=caller_id, flow_id=request.flow_id)
         call.console_data = json.dumps(dict(request.user_data), ensure_ascii=False)
         return Placement(provider_ref=call.session_id, correlation="direct", call_sid=call.call_sid)
 
@@ -106,10 +122,18 @@ class SimulatedTelephony:
 
     def reconcile(self, handle: CallHandle, *, now: datetime) -> CallUpdate | None:
         centre = self._centres.get(handle.campaign)
-        call = centre.call_for_session(handle.provider_ref) if centre and handle.provider_ref else None
-        if call is None:
+        if centre is None:
             return None  # this process's model never placed it (the model restarts with the process)
-        return self._update(self.centre(handle.campaign, now=now), call, handle, now=now)
+        if handle.provider_ref:
+            call = centre.call_for_session(handle.provider_ref)
+        else:  # the placement's answer was lost: find the call by number and time, as a carrier would
+            since = centre.to_t(handle.placed_at) - 60.0
+            calls = [c for c in centre.iter_calls() if c.number == handle.number and c.dialed_at >= since]
+            call = max(calls, key=lambda c: c.dialed_at, default=None)
+        if call is None:
+            return None
+        update = self._update(self.centre(handle.campaign, now=now), call, handle, now=now)
+        return update if handle.provider_ref else replace(update, correlation="matched")
 
     def hang_up(self, handle: CallHandle, *, now: datetime) -> None:
         if handle.provider_ref:
@@ -143,8 +167,14 @@ class SimulatedTelephony:
             return None
         return self._epoch + timedelta(seconds=min(pending))
 
+    def check_credentials(self) -> str:
+        return "simulated call centre (no login)"
+
     def check_caller_ids(self, numbers: Sequence[str]) -> Mapping[str, bool]:
-        return {n: phones.is_e164(n) for n in numbers}
+        return {n: self._owns(n) for n in numbers}
+
+    def _owns(self, number: str) -> bool:
+        return phones.is_e164(number) and (self._owned is None or number in self._owned)
 
     def close(self) -> None:
         self._centres.clear()

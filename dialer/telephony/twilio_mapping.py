@@ -53,9 +53,9 @@ def map_result(
     answered_by = (answered_by or "").lower() or None
     if status == "completed":
         if answered_by in MACHINE:
-            return CallResult.ANSWERING_MACHINE, None
+            return CallResult.ANSWERING_MACHINE, False
         if answered_by == "fax":
-            return CallResult.FAX, None
+            return CallResult.FAX, False
         if queue_result is not None:
             if queue_result.lower() != "bridged":
                 return CallResult.ABANDONED, True  # answered, left the queue without an agent
@@ -66,20 +66,21 @@ def map_result(
         if answered_by == "unknown":
             return CallResult.SILENCE, None
         return CallResult.ANSWER, None
+    # Nobody answered, so nobody was missed.
     if status == "busy":
-        return CallResult.BUSY, None
+        return CallResult.BUSY, False
     if status == "no-answer":
-        return CallResult.NO_ANSWER, None
+        return CallResult.NO_ANSWER, False
     if status == "canceled":
-        return CallResult.CANCELLED, None
+        return CallResult.CANCELLED, False
     if status == "failed":
         if sip_code in (404, 604):
-            return CallResult.SIT_VACANT, None
+            return CallResult.SIT_VACANT, False
         if sip_code in (410, 484):
-            return CallResult.SIT_INVALID_NUM, None
+            return CallResult.SIT_INVALID_NUM, False
         if sip_code is not None and 500 <= sip_code < 600:
-            return CallResult.SIT_NO_CIRCUIT, None
-        return CallResult.DIAL_ERROR, None
+            return CallResult.SIT_NO_CIRCUIT, False
+        return CallResult.DIAL_ERROR, False
     return CallResult.UNKNOWN, None
 
 

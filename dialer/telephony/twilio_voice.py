@@ -177,7 +177,8 @@ class TwilioTelephony:
         self._placed_times: deque[datetime] = deque()
         self._expects: dict[str, tuple[bool, bool]] = {}
         self._last_fetch: dict[str, datetime] = {}
-        self._claimed: set[str] = set()
+        self._claimed: dict[str, str] = {}
+        """Call SID → the attempt it belongs to: a call is never matched to two attempts."""
 
     # ----------------------------------------------------------------- place
     def _flow(self, request: CallRequest, options: CampaignCallOptions) -> dict[str, Any]:
@@ -260,7 +261,7 @@ class TwilioTelephony:
             raise TelephonyUnavailable(f"Twilio is unreachable: {exc}") from exc
         sid = str(call.sid)
         self._expects[sid] = (bool(options.machine_detection and self.config.public_base_url), expects_queue)
-        self._claimed.add(sid)
+        self._claimed[sid] = request.attempt_id
         return Placement(
             provider_ref=sid, call_sid=sid, correlation="direct", raw={"sid": sid, "status": str(call.status or "")}
         )
@@ -358,13 +359,14 @@ class TwilioTelephony:
             candidates = [
                 _resource(c)
                 for c in calls
-                if str(c.sid) not in self._claimed and (mapping.parse_twilio_time(c.date_created) or now) >= earliest
+                if self._claimed.get(str(c.sid), handle.attempt_id) == handle.attempt_id
+                and (mapping.parse_twilio_time(c.date_created) or now) >= earliest
             ]
             if not candidates:
                 return None
             found = min(candidates, key=lambda r: str(r.get("date_created") or ""))
             sid = str(found["sid"])
-            self._claimed.add(sid)
+            self._claimed[sid] = handle.attempt_id
             matched = CallHandle(
                 attempt_id=handle.attempt_id,
                 campaign=handle.campaign,
@@ -412,8 +414,8 @@ class TwilioTelephony:
     def next_event_at(self, *, now: datetime) -> datetime | None:
         return None
 
-    def check_account(self) -> str:
-        """Fetch the account: its friendly name, or TelephonyAuthError naming the fix."""
+    def check_credentials(self) -> str:
+        """Start-up check: fetch the account (its name), or TelephonyAuthError naming the fix."""
         try:
             account = self.client.api.v2010.accounts(self.config.account_sid).fetch()
         except TwilioException as exc:
@@ -422,7 +424,7 @@ class TwilioTelephony:
             raise TelephonyUnavailable(f"Twilio is unreachable: {exc}") from exc
         if str(account.status or "active") != "active":
             raise TelephonyAuthError(f"Twilio account {self.config.account_sid} is {account.status}, not active")
-        return str(account.friendly_name or self.config.account_sid)
+        return f"Twilio account {account.friendly_name or self.config.account_sid}"
 
     def check_caller_ids(self, numbers: Sequence[str]) -> Mapping[str, bool]:
         """A caller ID is usable when it is one of the account's numbers or a verified caller ID."""

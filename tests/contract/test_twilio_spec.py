@@ -67,7 +67,7 @@ def declared(raw: dict[str, Any], method: str, path: str) -> tuple[set[str], set
 def test_every_request_conforms_to_the_spec(world: World, spec: tuple[Any, dict[str, Any]]) -> None:
     openapi, raw = spec
     backend = world.backend(amd="DetectMessageEnd")
-    assert backend.check_account() == "Sandbox account"
+    assert backend.check_credentials() == "Twilio account Sandbox account"
     backend.check_caller_ids([OWNED, "+13125550100"])
     handles = [place(backend, world.clock, f"+1212555{4000 + i}", f"s{i}") for i in range(3)]
     backend.hang_up(handles[0], now=world.clock.now())

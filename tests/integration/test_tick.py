@@ -254,3 +254,12 @@ def test_preview_campaigns_are_not_dialed_by_the_pacer(
     add_records(record_factory, c, 3)
     report = tick.run_tick(context(store, clock), now=clock.now())
     assert report.placed == 0 and "preview" in report.campaigns[0].reason
+
+
+def test_the_provider_accounts_cps_caps_the_pacer(campaign_factory: CampaignFactory) -> None:
+    from dialer.daemon.pacing_state import caps_for
+
+    assert caps_for(campaign_factory(), tick_seconds=1.0, backend_cps=1.0).max_cps == 1.0
+    assert caps_for(campaign_factory(max_cps=0.5), tick_seconds=1.0, backend_cps=1.0).max_cps == 0.5
+    assert caps_for(campaign_factory(max_cps=5), tick_seconds=1.0, backend_cps=2.0).max_cps == 2.0
+    assert caps_for(campaign_factory(), tick_seconds=1.0, backend_cps=None).max_cps is None
