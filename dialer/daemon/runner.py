@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from dialer.context import Context
+from dialer.daemon.report_jobs import ScheduledReports
 from dialer.daemon.tick import TickReport, reconcile_in_flight, run_tick
 from dialer.domain.clock import VirtualClock
 from dialer.errors import DialerError
@@ -56,7 +57,8 @@ def run_virtual_until_done(
 
     Between ticks the clock jumps straight to the next thing that can change the picture:
     a call event in the simulated centre, a record coming due, or the next tick when calls
-    were held back by a rate cap. A whole working day passes in seconds.
+    were held back by a rate cap. A whole working day passes in seconds. Campaigns' scheduled
+    reports fire at their (virtual) times while the run lasts.
     """
     ids = campaign_ids(ctx, campaigns)
     if not ids:
@@ -64,6 +66,7 @@ def run_virtual_until_done(
     started = clock.now()
     limit = started + timedelta(days=ctx.settings.max_virtual_days)
     reconciled = reconcile_in_flight(ctx, now=started)
+    reports = ScheduledReports(ctx, [c for c in ctx.store.list_campaigns() if c.id in ids], start=started)
     ticks = placed = 0
     tick = timedelta(seconds=ctx.settings.tick_seconds)
     while True:
@@ -75,6 +78,7 @@ def run_virtual_until_done(
         unfinished = -1 if in_flight else ctx.store.due_summary(ids).unfinished
         if on_tick is not None:
             on_tick(report, placed)
+        reports.fire_due(now=now)
         if unfinished == 0:
             return RunResult(
                 started=started,
@@ -114,6 +118,10 @@ def run_virtual_until_done(
                 done=False,
                 stopped_reason="nothing left to dial and nothing scheduled; see `dialer status`",
             )
+        # A report due before the next event is fired on time (it never prolongs the run).
+        report_at = reports.next_at()
+        if report_at is not None and report_at > now:
+            candidates.append(report_at)
         # Like the real daemon, decisions come at most once per tick interval.
         nxt = max(min(candidates), now + tick)
         if nxt > limit:
