@@ -96,7 +96,7 @@ def cron_trigger(cron: str, zone: str) -> CronTrigger:
     if day not in ("*", "?") and dow not in ("*", "?"):
         raise ConfigError(
             f"cron expression {cron!r} restricts both the day of the month and the day of the week, which cron "
-            "and APScheduler read differently (either day vs both); restrict only one of them"
+            f"and APScheduler read differently (either day vs both); restrict only one of them: {HELP}"
         )
     try:
         return CronTrigger(

@@ -118,10 +118,6 @@ def run_virtual_until_done(
                 done=False,
                 stopped_reason="nothing left to dial and nothing scheduled; see `dialer status`",
             )
-        # A report due before the next event is fired on time (it never prolongs the run).
-        report_at = reports.next_at()
-        if report_at is not None and report_at > now:
-            candidates.append(report_at)
         # Like the real daemon, decisions come at most once per tick interval.
         nxt = max(min(candidates), now + tick)
         if nxt > limit:
@@ -135,4 +131,8 @@ def run_virtual_until_done(
                 stopped_reason=f"stopped after {ctx.settings.max_virtual_days} virtual days "
                 "(DIALER_MAX_VIRTUAL_DAYS); records still waiting: see `dialer status`",
             )
+        # A report due before then stops the clock at its time (never prolonging the run).
+        report_at = reports.next_at()
+        if report_at is not None and report_at < nxt:
+            nxt = max(report_at, now + tick)
         clock.advance_to(nxt)

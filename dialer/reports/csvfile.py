@@ -12,6 +12,7 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import IO, Any
 
 from dialer.reports.safety import TRIGGERS, csv_text
 from dialer.reports.sheets import Column, Row
@@ -21,8 +22,10 @@ def write_csv(path: Path, columns: Sequence[Column], rows: Iterable[Row], *, chu
     """Write the header and ``rows``; how many rows were written."""
     free = [i for i, c in enumerate(columns) if c.kind == "text" and c.free]
     n = 0
+    # Rows are formatted into a string a chunk at a time and written (encoded) in one go.
+    text = io.StringIO()
+    writer = csv.writer(text, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\r\n")
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\r\n")
         writer.writerow([csv_text(c.name) for c in columns])
         buffer: list[Row] = []
         for row in rows:
@@ -33,12 +36,19 @@ def write_csv(path: Path, columns: Sequence[Column], rows: Iterable[Row], *, chu
                     break
             buffer.append(row)
             if len(buffer) >= chunk:
-                writer.writerows(buffer)
-                n += len(buffer)
-                buffer.clear()
-        writer.writerows(buffer)
-        n += len(buffer)
+                n += _flush(writer, buffer, text, handle)
+        n += _flush(writer, buffer, text, handle)
     return n
+
+
+def _flush(writer: Any, buffer: list[Row], text: io.StringIO, handle: IO[str]) -> int:
+    writer.writerows(buffer)
+    handle.write(text.getvalue())
+    text.seek(0)
+    text.truncate()
+    written = len(buffer)
+    buffer.clear()
+    return written
 
 
 def csv_line(fields: Sequence[str]) -> str:

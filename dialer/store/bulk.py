@@ -116,4 +116,3 @@ def _attempt_values(a: Attempt) -> dict[str, Any]:
         "raw": None,
         "updated_at": a.ended_at or a.created_at,
     }
-
