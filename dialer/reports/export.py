@@ -38,7 +38,7 @@ from dialer.reports.figures import (
     abandonment_by_day,
     fill_periods,
 )
-from dialer.reports.workbook import SHEETS, SummaryLine, WorkbookWriter
+from dialer.reports.workbook import MAX_COLUMNS, MAX_ROWS, SHEETS, SummaryLine, WorkbookWriter
 from dialer.store.reporting import LOCAL_FORMAT, PeriodCount, ReportReader
 from dialer.store.repository import SqlStore
 
@@ -369,10 +369,11 @@ def _write_workbook(
     since: datetime | None,
     until: datetime,
 ) -> dict[str, int]:
+    keys = reader.user_data_keys(campaign.id)
+    _check_excel_limits(figures, len(sheets.RECORD_COLUMNS) + len(keys))
     book = WorkbookWriter(target)
     try:
         counts = dict.fromkeys(SHEETS, 0)
-        keys = reader.user_data_keys(campaign.id)
         counts["Records"] = book.write_table(
             "Records", sheets.record_columns(keys), sheets.record_rows(reader.record_lines(campaign.id), campaign, keys)
         )
@@ -394,6 +395,21 @@ def _write_workbook(
     finally:
         book.close()
     return counts
+
+
+def _check_excel_limits(figures: ReportFigures, record_columns: int) -> None:
+    """Refuse, before writing, a sheet Excel could not hold (it would be cut silently)."""
+    for name, rows in (("Records", figures.records), ("Attempts", figures.period.attempts)):
+        if rows > MAX_ROWS:
+            raise DialerError(
+                f"the {name} sheet would have {rows:,} rows; Excel holds {MAX_ROWS:,} per sheet. Narrow the "
+                f"period with --from/--to, or write it as CSV: --out PATH.csv --sheet {name.lower()}"
+            )
+    if record_columns > MAX_COLUMNS:
+        raise DialerError(
+            f"the Records sheet would have {record_columns:,} columns (user-data fields); Excel holds "
+            f"{MAX_COLUMNS:,}. Write it as CSV: --out PATH.csv"
+        )
 
 
 # ---------------------------------------------------------------------- files

@@ -24,8 +24,10 @@ from dialer.reports.safety import TRIGGERS
 from dialer.reports.sheets import Column, Row
 
 SHEETS = ("Summary", "Records", "Attempts", "Abandonment", "Rejects")
-#: Excel's limit on the characters in one cell.
+#: Excel's limits: characters in one cell, data rows (below the header) and columns per sheet.
 MAX_CELL_TEXT = 32_767
+MAX_ROWS = 1_048_575
+MAX_COLUMNS = 16_384
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 _EXCEL_EPOCH = date(1899, 12, 30).toordinal()
 _WIDTH_SAMPLE = 200

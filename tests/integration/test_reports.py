@@ -405,3 +405,16 @@ def test_libreoffice_opens_the_workbook(dialed: Dialed, tmp_path: Path, soffice:
     assert {row[0]: row[records[0].index("account")] for row in records[1:]}["R-5"] == "_x0041_"
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", attempts[1][6])  # a formatted date-time
     assert read("Summary")[0][:3] == ["measure", "value", "note"]
+
+
+def test_a_sheet_too_big_for_excel_is_refused_before_writing(
+    dialed: Dialed, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dialer.errors import DialerError
+    from dialer.reports import export as export_module
+
+    monkeypatch.setattr(export_module, "MAX_ROWS", 5)  # the campaign has 6 records
+    with pytest.raises(DialerError, match=r"Records sheet would have 6 rows; Excel holds 5 per sheet.*--out PATH.csv"):
+        write_report(dialed, tmp_path / "big.xlsx")
+    assert not any(tmp_path.glob("*.xlsx")) and not any(tmp_path.glob(".*"))
+    assert write_report(dialed, tmp_path / "big.csv").sheets == {"Records": 6}  # CSV has no such limit
