@@ -1,4 +1,4 @@
-"""Campaign outcome figures, shared by `run --json`, `demo`, `status` and the workbook."""
+"""Campaign outcome figures, shared by `run --json`, `demo`, `status` and `campaign show`."""
 
 from __future__ import annotations
 

@@ -27,7 +27,8 @@ from dialer.domain.campaigns import Campaign, CampaignSpec
 from dialer.domain.clock import VirtualClock
 from dialer.domain.results import CallResult
 from dialer.importer import ImportOptions, import_file
-from dialer.reports.export import ExportResult, export, period_bounds, write_atomically
+from dialer.reports.export import ExportResult, export, period_bounds
+from dialer.reports.files import write_atomically
 from dialer.reports.safety import is_dangerous
 from dialer.settings import load_settings
 from dialer.sim.callcentre import CallModel
