@@ -11,26 +11,38 @@ always a string cell and trigger-led text carries the quote-prefix flag
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import xlsxwriter
+from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
 from dialer.reports.figures import ABANDON_CAP, AbandonDay, Tally
 from dialer.reports.safety import TRIGGERS
 from dialer.reports.sheets import Column, Row
+from dialer.reports.sheetxml import MAX_CELL_TEXT, RowWriter, number_styles, truncate, utf16_len
 
 SHEETS = ("Summary", "Records", "Attempts", "Abandonment", "Rejects")
-#: Excel's limits: characters in one cell, data rows (below the header) and columns per sheet.
-MAX_CELL_TEXT = 32_767
+#: Excel's limits: data rows (below the header) and columns per sheet.
 MAX_ROWS = 1_048_575
 MAX_COLUMNS = 16_384
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 _EXCEL_EPOCH = date(1899, 12, 30).toordinal()
 _WIDTH_SAMPLE = 200
+
+#: Column kinds as :class:`~dialer.reports.sheetxml.RowWriter` knows them.
+_FAST_KINDS = {
+    "text": "text",
+    "datetime": "localtime",
+    "bool": "bool",
+    "int": "number",
+    "float": "number",
+    "percent": "number",
+}
 
 SummaryLine = tuple[str, Any, str, str]
 """(measure, value, kind, note) — one line of the Summary sheet."""
@@ -47,7 +59,9 @@ class _DaySerials(dict[str, int]):
 class WorkbookWriter:
     """One workbook being written; sheets are created up front, in the order of :data:`SHEETS`."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, fast: bool = True) -> None:
+        self.fast = fast
+        """Write the big sheets a row at a time (:mod:`dialer.reports.sheetxml`)."""
         self.book = xlsxwriter.Workbook(
             str(path),
             {
@@ -69,6 +83,12 @@ class WorkbookWriter:
         self.flag_over = add({"bold": True, "font_color": "#9C0006", "bg_color": "#FFC7CE"})
         self.seconds = add({"num_format": "0.0"})
         self.bold = add({"bold": True})
+        number_styles(
+            [
+                *(self.header, self.header_quoted, self.quoted, self.datetime, self.date, self.percent),
+                *(self.percent_over, self.flag_over, self.seconds, self.bold),
+            ]
+        )
         self.sheets = {name: self.book.add_worksheet(name) for name in SHEETS}
         self.truncated = 0
         """Text cells cut to Excel's 32,767-character limit."""
@@ -80,8 +100,10 @@ class WorkbookWriter:
         return self._days[local[:10]] + (int(local[11:13]) * 3600 + int(local[14:16]) * 60 + int(local[17:19])) / 86400
 
     def _text(self, ws: Worksheet, row: int, col: int, value: str) -> None:
-        if len(value) > MAX_CELL_TEXT:
-            value = value[:MAX_CELL_TEXT]
+        if not value:
+            return  # an empty cell, as the row writer leaves it
+        if len(value) > MAX_CELL_TEXT // 2 and utf16_len(value) > MAX_CELL_TEXT:
+            value = truncate(value)
             self.truncated += 1
         if value[:1] in TRIGGERS:
             ws.write_string(row, col, value, self.quoted)
@@ -113,23 +135,54 @@ class WorkbookWriter:
     def write_table(self, name: str, columns: Sequence[Column], rows: Iterable[Row]) -> int:
         """Header, rows, frozen header, autofilter and widths; how many rows were written."""
         ws = self.sheets[name]
+        widths = [_initial_width(c) for c in columns]
+        rows = self._measured(rows, columns, widths)
+        fast = RowWriter.attach(ws) if self.fast else None
+        if fast is None:
+            n = self._write_cells(ws, columns, rows)
+        else:
+            names = [c.name for c in columns]
+            header, header_quoted = RowWriter.style(self.header), RowWriter.style(self.header_quoted)
+            fast.write([names], kinds=["text"] * len(names), styles=[header] * len(names), quoted=header_quoted)
+            n = fast.write(
+                rows,
+                kinds=[_FAST_KINDS[c.kind] for c in columns],
+                styles=[RowWriter.style(self._format(c.kind)) for c in columns],
+                quoted=RowWriter.style(self.quoted),
+                first_row=1,
+                to_serial=self.serial,
+            )
+            self.truncated += fast.truncated
+        self._finish(ws, columns, widths, n)
+        return n
+
+    def _format(self, kind: str) -> Format | None:
+        return {"datetime": self.datetime, "percent": self.percent, "float": self.seconds}.get(kind)
+
+    def _write_cells(self, ws: Worksheet, columns: Sequence[Column], rows: Iterable[Row]) -> int:
+        """The same table through xlsxwriter's public API, a cell at a time."""
         self._header(ws, 0, [c.name for c in columns])
         writers = [self._writer(c.kind) for c in columns]
-        widths = [_initial_width(c) for c in columns]
-        sample = [i for i, c in enumerate(columns) if c.kind == "text" and c.width is None]
         n = 0
         for row in rows:
             n += 1
             for col, value in enumerate(row):
                 if value is not None:
                     writers[col](ws, n, col, value)
-            if n <= _WIDTH_SAMPLE:
-                for col in sample:
-                    value = row[col]
-                    if value is not None and len(value) + 2 > widths[col]:
-                        widths[col] = min(len(value) + 2, 50)
-        self._finish(ws, columns, widths, n)
         return n
+
+    @staticmethod
+    def _measured(rows: Iterable[Row], columns: Sequence[Column], widths: list[float]) -> Iterator[Row]:
+        """``rows``, widening text columns to fit the first rows as they pass."""
+        sample = [i for i, c in enumerate(columns) if c.kind == "text" and c.width is None]
+        iterator = iter(rows)
+        for row in itertools.islice(iterator, _WIDTH_SAMPLE):
+            for col in sample:
+                value = row[col]
+                if value is not None and len(value) + 2 > widths[col]:
+                    widths[col] = min(len(value) + 2, 50)
+            yield row
+        yield from iterator
 
     def _finish(self, ws: Worksheet, columns: Sequence[Column], widths: Sequence[float], rows: int) -> None:
         ws.freeze_panes(1, 0)

@@ -419,3 +419,40 @@ def test_a_sheet_too_big_for_excel_is_refused_before_writing(
         write_report(dialed, tmp_path / "big.xlsx")
     assert not any(tmp_path.glob("*.xlsx")) and not any(tmp_path.glob(".*"))
     assert write_report(dialed, tmp_path / "big.csv").sheets == {"Records": 6}  # CSV has no such limit
+
+
+def test_the_row_writer_writes_what_xlsxwriter_writes(tmp_path: Path) -> None:
+    """The fast row path and xlsxwriter's public API give byte-identical workbooks."""
+    from dialer.reports.sheets import Column
+    from dialer.reports.workbook import WorkbookWriter
+
+    columns = [
+        Column("text", free=True),
+        Column("int", "int"),
+        Column("float", "float"),
+        Column("bool", "bool"),
+        Column("at", "datetime"),
+        Column("=header", free=True),
+        Column("rate", "percent"),
+    ]
+    rows = [
+        ("a", 1, 2.5, True, "2026-03-08 01:59:59", "=1+2", 0.031),
+        (" lead", None, None, False, None, "", None),
+        ("trail ", 0, 0.0, None, "2026-12-31 23:59:59", "_x0041_", 0),
+        ("ctl\x01\x0b\r\tx\ufffe", 10**12, 1 / 3, True, None, "&<>\"'", None),
+        ("😀" * 20_000, None, None, None, None, "x" * 40_000, None),  # over Excel's 32,767 UTF-16 units
+        (None, None, None, None, None, None, None),
+        ("\n", -5, -0.5, False, "2026-01-01 00:00:00", "+12125550100", 1.0),
+    ]
+    sheets = {}
+    for fast in (True, False):
+        book = WorkbookWriter(tmp_path / f"{fast}.xlsx", fast=fast)
+        assert book.write_table("Records", columns, rows) == len(rows)
+        book.close()
+        assert book.truncated == 2
+        with zipfile.ZipFile(tmp_path / f"{fast}.xlsx") as archive:
+            sheets[fast] = {n: archive.read(n) for n in archive.namelist() if not n.startswith("docProps/")}
+    assert sheets[True] == sheets[False]
+    cells = openpyxl.load_workbook(tmp_path / "True.xlsx")["Records"]
+    assert cells["A6"].value == "😀" * 16_383 and len(cells["F6"].value) == 32_767
+    assert cells["F2"].quotePrefix and cells["F2"].value == "=1+2" and cells["E2"].is_date
