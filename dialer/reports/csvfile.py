@@ -12,43 +12,41 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import IO, Any
 
 from dialer.reports.safety import TRIGGERS, csv_text
 from dialer.reports.sheets import Column, Row
 
 
-def write_csv(path: Path, columns: Sequence[Column], rows: Iterable[Row], *, chunk: int = 5000) -> int:
-    """Write the header and ``rows``; how many rows were written."""
+def write_csv(path: Path, columns: Sequence[Column], batches: Iterable[Sequence[Row]]) -> int:
+    """Write the header and the rows of ``batches``; how many rows were written."""
     free = [i for i, c in enumerate(columns) if c.kind == "text" and c.free]
     n = 0
-    # Rows are formatted into a string a chunk at a time and written (encoded) in one go.
+    # A batch is formatted into a string and written (encoded) in one go.
     text = io.StringIO()
     writer = csv.writer(text, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\r\n")
     with path.open("w", encoding="utf-8-sig", newline="") as handle:
         writer.writerow([csv_text(c.name) for c in columns])
-        buffer: list[Row] = []
-        for row in rows:
-            for i in free:
-                value = row[i]
-                if value and value[0] in TRIGGERS:
-                    row = [csv_text(v) if j in free and isinstance(v, str) else v for j, v in enumerate(row)]
-                    break
-            buffer.append(row)
-            if len(buffer) >= chunk:
-                n += _flush(writer, buffer, text, handle)
-        n += _flush(writer, buffer, text, handle)
+        for batch in batches:
+            # Most batches hold no trigger-led text at all: check their first characters in bulk.
+            if any(TRIGGERS.intersection({row[i][:1] for row in batch if row[i]}) for i in free):
+                batch = [_neutralised(row, free) for row in batch]
+            writer.writerows(batch)
+            handle.write(text.getvalue())
+            text.seek(0)
+            text.truncate()
+            n += len(batch)
+        handle.write(text.getvalue())
     return n
 
 
-def _flush(writer: Any, buffer: list[Row], text: io.StringIO, handle: IO[str]) -> int:
-    writer.writerows(buffer)
-    handle.write(text.getvalue())
-    text.seek(0)
-    text.truncate()
-    written = len(buffer)
-    buffer.clear()
-    return written
+def _neutralised(row: Row, free: Sequence[int]) -> Row:
+    if not any(row[i] and row[i][0] in TRIGGERS for i in free):
+        return row
+    fixed = list(row)
+    for i in free:
+        if fixed[i]:
+            fixed[i] = csv_text(fixed[i])
+    return fixed
 
 
 def csv_line(fields: Sequence[str]) -> str:

@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from itertools import chain
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -352,11 +353,11 @@ def _write_csv(
     reader: ReportReader, campaign: Campaign, target: Path, *, sheet: Sheet, since: datetime | None, until: datetime
 ) -> dict[str, int]:
     if sheet == "attempts":
-        rows = sheets.attempt_rows(reader.attempt_lines(campaign.id, since=since, until=until))
-        return {"Attempts": write_csv(target, sheets.attempt_columns(campaign.zone), rows)}
+        batches = sheets.attempt_batches(reader.attempt_lines(campaign.id, since=since, until=until))
+        return {"Attempts": write_csv(target, sheets.attempt_columns(campaign.zone), batches)}
     keys = reader.user_data_keys(campaign.id)
-    rows = sheets.record_rows(reader.record_lines(campaign.id), campaign, keys)
-    return {"Records": write_csv(target, sheets.record_columns(keys), rows)}
+    records = sheets.record_batches(reader.record_lines(campaign.id), campaign, keys)
+    return {"Records": write_csv(target, sheets.record_columns(keys), records)}
 
 
 def _write_workbook(
@@ -373,19 +374,16 @@ def _write_workbook(
     book = WorkbookWriter(target)
     try:
         counts = dict.fromkeys(SHEETS, 0)
-        counts["Records"] = book.write_table(
-            "Records", sheets.record_columns(keys), sheets.record_rows(reader.record_lines(campaign.id), campaign, keys)
-        )
+        records = sheets.record_batches(reader.record_lines(campaign.id), campaign, keys)
+        counts["Records"] = book.write_table("Records", sheets.record_columns(keys), chain.from_iterable(records))
+        attempts = sheets.attempt_batches(reader.attempt_lines(campaign.id, since=since, until=until))
         counts["Attempts"] = book.write_table(
-            "Attempts",
-            sheets.attempt_columns(campaign.zone),
-            sheets.attempt_rows(reader.attempt_lines(campaign.id, since=since, until=until)),
+            "Attempts", sheets.attempt_columns(campaign.zone), chain.from_iterable(attempts)
         )
         counts["Abandonment"] = book.write_abandonment(figures.days)
+        rejects = sheets.reject_batches(reader.reject_lines(campaign.id), csv_line)
         counts["Rejects"] = book.write_table(
-            "Rejects",
-            sheets.reject_columns(campaign.zone),
-            sheets.reject_rows(reader.reject_lines(campaign.id), csv_line),
+            "Rejects", sheets.reject_columns(campaign.zone), chain.from_iterable(rejects)
         )
         # Last, so it can say how many cells Excel's limit cut (sheets are independent on disk).
         counts["Summary"] = book.write_summary(

@@ -53,25 +53,30 @@ def record_columns(user_keys: Sequence[str]) -> list[Column]:
     return [*RECORD_COLUMNS, *(Column(key, free=True) for key in user_keys)]
 
 
-def record_rows(batches: Iterable[list[RecordLine]], campaign: Campaign, user_keys: Sequence[str]) -> Iterator[Row]:
+def record_batches(
+    batches: Iterable[list[RecordLine]], campaign: Campaign, user_keys: Sequence[str]
+) -> Iterator[list[Row]]:
     """Records as rows: the caller ID the record is dialed with (its own or the campaign's
     default), the next attempt only while the record is not final, user data as stored."""
     default_caller = campaign.default_caller_id
     for batch in batches:
-        for r in batch:
-            data = r.user_data or {}
-            yield (
-                r.handle,
-                r.phone,
-                r.caller_id or default_caller,
-                r.status,
-                r.attempts,
-                r.last_outcome,
-                r.last_was_missed,
-                r.last_attempt_at,
-                None if r.status in _FINAL else r.next_dial_at,
-                *(_text(data.get(key)) for key in user_keys),
-            )
+        yield [_record_row(r, default_caller, user_keys) for r in batch]
+
+
+def _record_row(r: RecordLine, default_caller: str | None, user_keys: Sequence[str]) -> Row:
+    data = r.user_data or {}
+    return (
+        r.handle,
+        r.phone,
+        r.caller_id or default_caller,
+        r.status,
+        r.attempts,
+        r.last_outcome,
+        r.last_was_missed,
+        r.last_attempt_at,
+        None if r.status in _FINAL else r.next_dial_at,
+        *(_text(data.get(key)) for key in user_keys),
+    )
 
 
 def _text(value: object) -> str | None:
@@ -104,9 +109,9 @@ def attempt_columns(zone: str) -> list[Column]:
     ]
 
 
-def attempt_rows(batches: Iterable[list[AttemptLine]]) -> Iterator[Row]:
-    for batch in batches:
-        yield from batch
+def attempt_batches(batches: Iterable[list[AttemptLine]]) -> Iterable[list[AttemptLine]]:
+    """Attempts are rows as they come from the store, one per column above."""
+    return batches
 
 
 def reject_columns(zone: str) -> list[Column]:
@@ -121,8 +126,9 @@ def reject_columns(zone: str) -> list[Column]:
     ]
 
 
-def reject_rows(batches: Iterable[list[RejectLine]], as_csv_line: Any) -> Iterator[Row]:
+def reject_batches(batches: Iterable[list[RejectLine]], as_csv_line: Any) -> Iterator[list[Row]]:
     """Rejects with the original row's fields joined back into one CSV line."""
     for batch in batches:
-        for r in batch:
-            yield (r.import_id, r.source_name, r.imported_at, r.line, r.reason, r.message, as_csv_line(r.raw))
+        yield [
+            (r.import_id, r.source_name, r.imported_at, r.line, r.reason, r.message, as_csv_line(r.raw)) for r in batch
+        ]
