@@ -154,12 +154,12 @@ class ReportReader:
         self._zone = zone
         self._now = now
         self._sqlite = conn.dialect.name == "sqlite"
-        self._periods: list[tuple[datetime, int]] | None = None
+        self._periods: dict[int, list[tuple[datetime, int]]] = {}
 
     # ------------------------------------------------------------------ local time
     def _ensure_periods(self, campaign_id: int) -> list[tuple[datetime, int]]:
         """SQLite only: the zone's offsets from the campaign's first to last timestamp."""
-        if self._periods is None:
+        if campaign_id not in self._periods:
             a, r = attempts_t.c, records_t.c
             bounds = [
                 select(func.min(a.created_at), func.max(a.created_at), func.max(a.ended_at)).where(
@@ -179,8 +179,8 @@ class ReportReader:
             # by a day so a timestamp at the very edge is always inside a period.
             first = min([*seen, self._now]) - timedelta(days=1)
             last = max([*seen, self._now]) + timedelta(days=1)
-            self._periods = offset_periods(self._zone, first, last)
-        return self._periods
+            self._periods[campaign_id] = offset_periods(self._zone, first, last)
+        return self._periods[campaign_id]
 
     def _local(self, column: ColumnElement[Any], campaign_id: int) -> ColumnElement[str]:
         """``column`` (a UTC timestamp) as local wall-clock text, ``None`` kept."""
