@@ -28,7 +28,7 @@ from dialer.errors import ConfigError
 from dialer.importer import ImportOptions, import_file
 from dialer.importer.dnc import read_dnc_file
 from dialer.reports.export import export
-from dialer.reports.metrics import campaign_metrics, run_summary
+from dialer.reports.metrics import run_summary
 from dialer.settings import Settings
 
 REPO_CAMPAIGNS = Path(__file__).resolve().parent.parent / "campaigns"
@@ -84,8 +84,8 @@ def run_demo(
         rejects = workdir / "demo-rejects.csv"
         imported = import_file(ctx.store, campaign, cf.records, ImportOptions(rejects_path=rejects), now=clock.now())
         result = run_virtual_until_done(ctx, clock, campaigns=[campaign.name], on_tick=on_tick)
-        metrics = campaign_metrics(ctx.store, campaign)
-        exported = export(ctx.store, campaign, out, metrics=metrics)
+        stats = ctx.telephony.centre_stats(campaign.name, now=clock.now())
+        exported = export(ctx.store, campaign, out, now=clock.now(), occupancy=stats.occupancy if stats else None)
         summary = run_summary(ctx.store, ctx.telephony, [campaign.name], now=clock.now())
         records_by_status: dict[str, int] = summary["records_by_status"]  # type: ignore[assignment]
         max_seen = max((r.attempts for r in ctx.store.iter_records(campaign.id)), default=0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dialer.cli import campaigns, data, demo, dialing, sandbox, webhooks  # noqa: F401  (register commands)
+from dialer.cli import campaigns, data, demo, dialing, reports, sandbox, webhooks  # noqa: F401  (register commands)
 from dialer.cli.app import cli, main
 
 __all__ = ["cli", "main"]

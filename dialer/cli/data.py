@@ -1,4 +1,4 @@
-"""`dialer import`, `dialer report`, `dialer dnc …`, `dialer config show`, `dialer db upgrade`."""
+"""`dialer import`, `dialer dnc …`, `dialer config show`, `dialer db upgrade`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from dialer.cli.app import State, cli, err, out, pass_state, print_json
 from dialer.domain import phones
 from dialer.errors import DialerError
 from dialer.importer import ImportOptions, import_file
-from dialer.reports.metrics import campaign_metrics
 from dialer.settings import redacted
 from dialer.store import migrate
 from dialer.store.repository import GLOBAL_SCOPE, SqlStore, campaign_scope
@@ -104,38 +103,6 @@ def import_(
         out.print(f"Rejected rows with line numbers and reasons: {rejects_path}")
     elif report.rejected:
         out.print("Pass --rejects rejects.csv to get each rejected row with its line and reason.")
-
-
-@cli.command()
-@click.option("--campaign", "campaign_name", required=True)
-@click.option(
-    "--out",
-    "out_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="PATH.xlsx (workbook) or PATH.csv (one sheet).",
-)
-@click.option(
-    "--sheet",
-    type=click.Choice(["records", "attempts"]),
-    default="records",
-    show_default=True,
-    help="Sheet written to CSV.",
-)
-@click.option("--json", "as_json", is_flag=True)
-@pass_state
-def report(state: State, campaign_name: str, out_path: Path, sheet: str, as_json: bool) -> None:
-    """Write the outcome report of a campaign to a spreadsheet."""
-    from dialer.reports.export import export
-
-    with state.context() as ctx:
-        campaign = ctx.store.get_campaign(campaign_name)
-        metrics = campaign_metrics(ctx.store, campaign)
-        result = export(ctx.store, campaign, out_path, metrics=metrics, sheet=sheet)
-    if as_json:
-        print_json({"path": str(result.path), "sheets": result.sheets, **metrics.as_dict()})
-    else:
-        out.print(f"Wrote {result.path} (" + ", ".join(f"{k}: {v} rows" for k, v in result.sheets.items()) + ")")
 
 
 @cli.group()

@@ -14,7 +14,7 @@ from dialer.domain import compliance
 from dialer.domain.campaigns import Campaign, CampaignStatus, DialMode
 from dialer.domain.records import Record, RecordStatus
 from dialer.errors import DialerError, NotFound
-from dialer.reports.metrics import ABANDON_CAP
+from dialer.reports.figures import ABANDON_CAP
 
 #: Plain-language meaning of each reason code shown by `dialer status`.
 REASONS = {

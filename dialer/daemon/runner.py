@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from dialer.context import Context
 from dialer.daemon import preflight
+from dialer.daemon.report_jobs import ScheduledReports
 from dialer.daemon.tick import TickReport, reconcile_in_flight, run_tick
 from dialer.domain.clock import VirtualClock
 from dialer.errors import DialerError
@@ -59,7 +60,8 @@ def run_virtual_until_done(
 
     Between ticks the clock jumps straight to the next thing that can change the picture:
     a call event in the simulated centre, a record coming due, or the next tick when calls
-    were held back by a rate cap. A whole working day passes in seconds.
+    were held back by a rate cap. A whole working day passes in seconds. Campaigns' scheduled
+    reports fire at their (virtual) times while the run lasts.
     """
     ids = campaign_ids(ctx, campaigns)
     if not ids:
@@ -68,6 +70,7 @@ def run_virtual_until_done(
     limit = started + timedelta(days=ctx.settings.max_virtual_days)
     preflight.check(ctx, campaigns=campaigns, now=started)
     reconciled = reconcile_in_flight(ctx, now=started)
+    reports = ScheduledReports(ctx, [c for c in ctx.store.list_campaigns() if c.id in ids], start=started)
     ticks = placed = 0
     tick = timedelta(seconds=ctx.settings.tick_seconds)
     while True:
@@ -79,6 +82,7 @@ def run_virtual_until_done(
         unfinished = -1 if in_flight else ctx.store.due_summary(ids).unfinished
         if on_tick is not None:
             on_tick(report, placed)
+        reports.fire_due(now=now)
         if unfinished == 0:
             return RunResult(
                 started=started,
@@ -131,4 +135,8 @@ def run_virtual_until_done(
                 stopped_reason=f"stopped after {ctx.settings.max_virtual_days} virtual days "
                 "(DIALER_MAX_VIRTUAL_DAYS); records still waiting: see `dialer status`",
             )
+        # A report due before then stops the clock at its time (never prolonging the run).
+        report_at = reports.next_at()
+        if report_at is not None and report_at < nxt:
+            nxt = max(report_at, now + tick)
         clock.advance_to(nxt)

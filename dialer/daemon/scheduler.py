@@ -1,9 +1,10 @@
 """The real-time daemon: APScheduler 3.x around :func:`~dialer.daemon.tick.run_tick`.
 
-The only module that imports APScheduler. One interval job runs the tick, never two at
-once (``max_instances=1``), with missed runs coalesced. SIGTERM or SIGINT stops new
-placements at once; results of calls already in flight are still collected for up to
-``shutdown_grace_seconds``, then the process exits 0.
+With :mod:`dialer.daemon.report_jobs`, the only module that imports APScheduler. One
+interval job runs the tick, never two at once (``max_instances=1``), with missed runs
+coalesced; campaigns' scheduled reports run as cron jobs on a thread of their own. SIGTERM
+or SIGINT stops new placements at once; results of calls already in flight are still
+collected for up to ``shutdown_grace_seconds``, then the process exits 0.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from dialer.context import Context
 from dialer.daemon import preflight
+from dialer.daemon.report_jobs import ReportJobs
 from dialer.daemon.runner import campaign_ids
 from dialer.daemon.tick import TickReport, collect, reconcile_in_flight, run_tick
 
@@ -55,8 +57,13 @@ class Daemon:
         self.result = DaemonResult()
         self._stopping = threading.Event()
         self._stop_deadline: datetime | None = None
+        self.reports = ReportJobs(ctx, self.campaigns)
         self.scheduler = BlockingScheduler(
-            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            # Scheduled reports get their own thread: a big workbook never holds up the tick.
+            executors={
+                "default": ThreadPoolExecutor(max_workers=1),
+                ReportJobs.EXECUTOR: ThreadPoolExecutor(max_workers=1),
+            },
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 30},
             timezone="UTC",
         )
@@ -108,5 +115,6 @@ class Daemon:
             name="pacing tick",
             next_run_time=datetime.now().astimezone(),
         )
+        self.reports.install(self.scheduler)
         self.scheduler.start()
         return self.result

@@ -1,4 +1,4 @@
-"""Campaign outcome figures, shared by `run --json`, `demo`, `status` and the workbook."""
+"""Campaign outcome figures, shared by `run --json`, `demo`, `status` and `campaign show`."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ from datetime import datetime
 from dialer.domain.campaigns import Campaign
 from dialer.domain.records import FINAL_STATUSES
 from dialer.domain.results import CallResult, Category
+from dialer.reports.figures import ABANDON_CAP
 from dialer.store.repository import OutcomeCounts, SqlStore
 from dialer.telephony.base import TelephonyBackend
-
-#: The legal cap on abandoned calls as a share of live answers (FTC TSR, Ofcom).
-ABANDON_CAP = 0.03
 
 
 @dataclass(frozen=True, kw_only=True)

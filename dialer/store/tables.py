@@ -138,6 +138,8 @@ class AttemptRow(Base):
         Index("ix_attempts_record", "record_id"),
         Index("ix_attempts_campaign_ended", "campaign_id", "ended_at"),
         Index("ix_attempts_campaign_placed", "campaign_id", "placed_at"),
+        # Reports stream a campaign's attempts in the order they were placed.
+        Index("ix_attempts_campaign_created", "campaign_id", "created_at", "id"),
         Index("ix_attempts_provider_ref", "provider_ref"),
         Index("ix_attempts_in_flight", "campaign_id", sqlite_where=IN_FLIGHT, postgresql_where=IN_FLIGHT),
         # At most one call in flight per destination number (Evo Voice correlation needs it).

@@ -122,7 +122,7 @@ def test_run_report_and_status(dialer: Dialer, campaign: str, tmp_path: Path) ->
     report = dialer("report", "--campaign", campaign, "--out", str(out), "--json")
     assert report.code == 0, report.err
     book = openpyxl.load_workbook(out)
-    assert book.sheetnames == ["Summary", "Records", "Attempts"]
+    assert book.sheetnames == ["Summary", "Records", "Attempts", "Abandonment", "Rejects"]
     records = list(book["Records"].iter_rows(values_only=True))
     header = list(records[0])
     assert header[:9] == [

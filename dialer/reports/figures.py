@@ -1,0 +1,177 @@
+"""The figures of an outcome report: tallies, the abandonment rate per day and rolling.
+
+Pure functions over counts; :mod:`dialer.reports.export` feeds them from the store.
+
+The abandonment (overdial) rate is ``(ABANDONED + DROPPED) ÷ live answers``
+(``outbound-domain.md`` §2), measured per campaign over a rolling **30 days** (FTC TSR,
+16 CFR 310.4(b)(4)) and a rolling **24 hours** (Ofcom), against a cap of 3 %. A rate exactly
+at the cap is within it; only a rate above it is flagged. Attempts count in the period they
+were *placed*, so every attempt belongs to exactly one day (the live meter that paces calls
+counts them when they *end*; the two differ only by calls in progress across midnight).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from dialer.domain.results import CallResult, Category
+
+#: The legal cap on abandoned calls as a share of live answers (FTC TSR, Ofcom).
+ABANDON_CAP = 0.03
+#: The rolling window of the US rule, in days.
+ROLLING_DAYS = 30
+
+
+def over_cap(abandoned: int, live_answers: int, cap: float = ABANDON_CAP) -> bool:
+    """``abandoned / live_answers > cap``, decided in integers (no float rounding at the edge)."""
+    return live_answers > 0 and abandoned * 10_000 > round(cap * 10_000) * live_answers
+
+
+def rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tally:
+    """Attempts placed in some period, by outcome (``None``: still in flight)."""
+
+    by_outcome: Mapping[str | None, int] = field(default_factory=dict)
+    missed: int = 0
+    """Attempts the provider flagged ``wasMissed`` (Evo Voice); a cross-check of ``abandoned``."""
+
+    @classmethod
+    def of(cls, counts: Mapping[str | None, tuple[int, int]]) -> Tally:
+        """From ``outcome → (attempts, missed)``."""
+        return cls(by_outcome={o: n for o, (n, _) in counts.items()}, missed=sum(m for _, m in counts.values()))
+
+    def __add__(self, other: Tally) -> Tally:
+        merged = dict(self.by_outcome)
+        for outcome, n in other.by_outcome.items():
+            merged[outcome] = merged.get(outcome, 0) + n
+        return Tally(by_outcome=merged, missed=self.missed + other.missed)
+
+    def _count(self, test: Callable[[CallResult], bool]) -> int:
+        return sum(n for o, n in self.by_outcome.items() if o is not None and test(CallResult(o)))
+
+    @property
+    def attempts(self) -> int:
+        return sum(self.by_outcome.values())
+
+    @property
+    def in_flight(self) -> int:
+        return self.by_outcome.get(None, 0)
+
+    @property
+    def ended(self) -> int:
+        return self.attempts - self.in_flight
+
+    @property
+    def live_answers(self) -> int:
+        return self._count(lambda r: r.is_live)
+
+    @property
+    def abandoned(self) -> int:
+        return self._count(lambda r: r.is_abandoned)
+
+    @property
+    def connects(self) -> int:
+        """Live answers an agent took."""
+        return self.live_answers - self.abandoned
+
+    @property
+    def answering_machines(self) -> int:
+        return self._count(lambda r: r.category is Category.MACHINE)
+
+    @property
+    def bad_numbers(self) -> int:
+        return self._count(lambda r: r.category is Category.BAD_NUMBER)
+
+    @property
+    def abandon_rate(self) -> float | None:
+        return rate(self.abandoned, self.live_answers)
+
+    @property
+    def over_cap(self) -> bool:
+        return over_cap(self.abandoned, self.live_answers)
+
+    @property
+    def contact_rate(self) -> float | None:
+        """Share of ended attempts that reached a live person."""
+        return rate(self.live_answers, self.ended)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AbandonDay:
+    """One row of the Abandonment sheet."""
+
+    day: date
+    attempts: int
+    live_answers: int
+    abandoned: int
+    live_answers_30d: int
+    abandoned_30d: int
+
+    @property
+    def rate(self) -> float | None:
+        return rate(self.abandoned, self.live_answers)
+
+    @property
+    def rate_30d(self) -> float | None:
+        return rate(self.abandoned_30d, self.live_answers_30d)
+
+    @property
+    def over_cap(self) -> bool:
+        return over_cap(self.abandoned, self.live_answers)
+
+    @property
+    def over_cap_30d(self) -> bool:
+        return over_cap(self.abandoned_30d, self.live_answers_30d)
+
+
+def abandonment_by_day(
+    days: Mapping[date, Tally], *, first: date, last: date, window: int = ROLLING_DAYS
+) -> list[AbandonDay]:
+    """Every day from ``first`` to ``last`` with its own rate and the rolling ``window``-day rate.
+
+    ``days`` may (and for a correct rolling figure should) include the ``window - 1`` days
+    before ``first``. Days without calls are listed with zero counts, so the rolling window is
+    visibly continuous.
+    """
+    rows: list[AbandonDay] = []
+    empty = Tally()
+    day = first
+    while day <= last:
+        window_days = [days.get(day - timedelta(days=k), empty) for k in range(window)]
+        today = days.get(day, empty)
+        rows.append(
+            AbandonDay(
+                day=day,
+                attempts=today.attempts,
+                live_answers=today.live_answers,
+                abandoned=today.abandoned,
+                live_answers_30d=sum(t.live_answers for t in window_days),
+                abandoned_30d=sum(t.abandoned for t in window_days),
+            )
+        )
+        day += timedelta(days=1)
+    return rows
+
+
+def fill_periods(
+    counts: Iterable[tuple[str, Tally]], *, unit: str, first: datetime, last: datetime
+) -> list[tuple[datetime, Tally]]:
+    """Local periods (``YYYY-MM-DD`` or ``YYYY-MM-DD HH`` keys) from ``first`` to ``last``
+    (naive local datetimes), gaps filled with empty tallies, as ``(period start, tally)``."""
+    step = timedelta(hours=1) if unit == "hour" else timedelta(days=1)
+    fmt = "%Y-%m-%d %H" if unit == "hour" else "%Y-%m-%d"
+    known = dict(counts)
+    cursor = first.replace(minute=0, second=0, microsecond=0)
+    if unit == "day":
+        cursor = cursor.replace(hour=0)
+    out: list[tuple[datetime, Tally]] = []
+    while cursor <= last:
+        out.append((cursor, known.get(cursor.strftime(fmt), Tally())))
+        cursor += step
+    return out

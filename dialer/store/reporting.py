@@ -1,0 +1,384 @@
+"""Read-only queries behind the outcome reports: one snapshot, streamed, in local time.
+
+A report is read inside :meth:`ReportStore.report_snapshot`: one read-only transaction
+(``REPEATABLE READ`` on PostgreSQL, one read transaction on SQLite), so the summary, the
+per-day figures and every row agree with each other even while the daemon keeps dialing.
+
+Rows are streamed in batches (server-side cursors on PostgreSQL) and come back as small
+named tuples of plain values, never as a million domain objects at once. Timestamps come
+back as **wall-clock text in the report's time zone**, ``YYYY-MM-DD HH:MM:SS`` (to the
+second), computed by the database: ``AT TIME ZONE`` on PostgreSQL; on SQLite, which has no
+time zones, ``datetime()`` with the zone's UTC offset chosen per value from the offset periods
+that :func:`offset_periods` derives from the IANA database. That keeps the per-row cost of
+an export in C, and lets periods be grouped by *local* hour or day in SQL, for any zone.
+
+Attempts belong to the instant they were placed (``created_at``, written just before the
+provider is asked to dial): every attempt, in flight or ended, falls in exactly one period.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from itertools import repeat
+from typing import Any, NamedTuple, TypeVar
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    and_,
+    case,
+    func,
+    literal,
+    select,
+    type_coerce,
+)
+from sqlalchemy.exc import OperationalError
+
+from dialer.errors import StoreError
+from dialer.store.base import StoreBase, attempts_t, imports_t, records_t, rejects_t
+
+#: SQLAlchemy's storage format for datetimes on SQLite (UTC, naive), which makes text
+#: comparison the same as time comparison.
+_SQLITE_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S"
+"""How local wall-clock text is written (``strptime``-compatible)."""
+
+
+_Q = TypeVar("_Q", bound="Select[*tuple[Any, ...]]")
+
+
+class RecordLine(NamedTuple):
+    handle: str
+    phone: str
+    caller_id: str | None
+    status: str
+    attempts: int
+    last_outcome: str | None
+    last_was_missed: bool | None
+    last_attempt_at: str | None
+    next_dial_at: str | None
+    user_data: Mapping[str, Any]
+
+
+class AttemptLine(NamedTuple):
+    record_handle: str
+    number_dialed: str
+    caller_id: str | None
+    backend: str
+    provider_ref: str | None
+    call_sid: str | None
+    placed_at: str
+    """When the call was placed (or, before the provider accepted it, when it was written)."""
+    answered_at: str | None
+    connected_at: str | None
+    ended_at: str | None
+    duration_s: float | None
+    outcome: str | None
+    raw_outcome: str | None
+    was_missed: bool | None
+    pacing_reason: str
+    attempt_id: str
+    agent: str | None
+    error: str | None
+
+
+class PeriodCount(NamedTuple):
+    """Attempts placed in one local period (``YYYY-MM-DD`` or ``YYYY-MM-DD HH``) with one outcome."""
+
+    period: str
+    outcome: str | None
+    """``None`` for attempts still in flight."""
+    attempts: int
+    missed: int
+    """Of those, how many carried the provider's ``wasMissed`` flag."""
+
+
+class RejectLine(NamedTuple):
+    import_id: int
+    source_name: str
+    imported_at: str
+    line: int
+    reason: str
+    message: str
+    raw: tuple[str, ...]
+
+
+def offset_periods(zone: str, start: datetime, end: datetime) -> list[tuple[datetime, int]]:
+    """The UTC offsets of ``zone`` over ``[start, end]``: ``(from_instant, offset_seconds)``.
+
+    The first pair starts at ``start``; each later one at a transition (DST, or a change of
+    the zone's standard time), exact to the second. Real zones change at most a few times a
+    year, so scanning day by day and bisecting the day that changed finds every transition.
+    """
+    tz = ZoneInfo(zone)
+    first = int(start.timestamp())
+    last = max(first, int(end.timestamp()) + 1)
+
+    def offset(epoch: int) -> int:
+        delta = datetime.fromtimestamp(epoch, UTC).astimezone(tz).utcoffset()
+        return int(delta.total_seconds()) if delta is not None else 0
+
+    periods = [(first, offset(first))]
+    cursor = first
+    while cursor < last:
+        step = min(cursor + 86_400, last)
+        if offset(step) != periods[-1][1]:
+            lo, hi = cursor, step  # offset(lo) is the current offset, offset(hi) the next
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (mid, hi) if offset(mid) == periods[-1][1] else (lo, mid)
+            periods.append((hi, offset(hi)))
+        cursor = step
+    return [(datetime.fromtimestamp(epoch, UTC), off) for epoch, off in periods]
+
+
+_L = TypeVar("_L", bound=tuple[Any, ...])
+
+
+def _lines(kind: type[_L], rows: Sequence[Any]) -> list[_L]:
+    """Rows as named tuples, without a Python call per row (exports are row-count bound)."""
+    return list(map(tuple.__new__, repeat(kind), rows))
+
+
+class ReportReader:
+    """Queries over one read snapshot; built by :meth:`ReportStore.report_snapshot`."""
+
+    def __init__(self, conn: Connection, *, zone: str, now: datetime) -> None:
+        self._conn = conn
+        self._zone = zone
+        self._now = now
+        self._sqlite = conn.dialect.name == "sqlite"
+        self._periods: dict[int, list[tuple[datetime, int]]] = {}
+
+    # ------------------------------------------------------------------ local time
+    def _ensure_periods(self, campaign_id: int) -> list[tuple[datetime, int]]:
+        """SQLite only: the zone's offsets from the campaign's first to last timestamp."""
+        if campaign_id not in self._periods:
+            a, r = attempts_t.c, records_t.c
+            bounds = [
+                select(func.min(a.created_at), func.max(a.created_at), func.max(a.ended_at)).where(
+                    a.campaign_id == campaign_id
+                ),
+                select(func.min(r.next_dial_at), func.max(r.next_dial_at), func.max(r.last_attempt_at)).where(
+                    r.campaign_id == campaign_id
+                ),
+                select(func.min(imports_t.c.started_at), func.max(imports_t.c.started_at), literal(None)).where(
+                    imports_t.c.campaign_id == campaign_id
+                ),
+            ]
+            seen: list[datetime] = []
+            for query in bounds:
+                seen += [v for v in self._conn.execute(query).one() if v is not None]
+            # Unfinished attempts learn their answer times up to the present; pad both ends
+            # by a day so a timestamp at the very edge is always inside a period.
+            first = min([*seen, self._now]) - timedelta(days=1)
+            last = max([*seen, self._now]) + timedelta(days=1)
+            self._periods[campaign_id] = offset_periods(self._zone, first, last)
+        return self._periods[campaign_id]
+
+    def _local(self, column: ColumnElement[Any], campaign_id: int) -> ColumnElement[str]:
+        """``column`` (a UTC timestamp) as local wall-clock text, ``None`` kept."""
+        if not self._sqlite:
+            return func.to_char(func.timezone(self._zone, column), "YYYY-MM-DD HH24:MI:SS")
+        periods = self._ensure_periods(campaign_id)
+        raw = type_coerce(column, String())
+
+        def shift(seconds: int) -> str:
+            return f"{seconds:+d} seconds"
+
+        if len(periods) == 1:
+            modifier: ColumnElement[str] | str = shift(periods[0][1])
+        else:
+            whens = [
+                (raw < nxt.astimezone(UTC).strftime(_SQLITE_FORMAT), shift(off))
+                for (_, off), (nxt, _) in itertools.pairwise(periods)
+            ]
+            modifier = case(*whens, else_=shift(periods[-1][1]))
+        # Whole seconds first: SQLite would round 59.9996 s up, PostgreSQL's to_char truncates.
+        return type_coerce(func.datetime(func.substr(raw, 1, 19), modifier), String())
+
+    # ------------------------------------------------------------------ records
+    def record_counts(self, campaign_id: int) -> dict[str, int]:
+        query = (
+            select(records_t.c.status, func.count())
+            .where(records_t.c.campaign_id == campaign_id)
+            .group_by(records_t.c.status)
+        )
+        return {status: int(n) for status, n in self._conn.execute(query)}
+
+    def user_data_keys(self, campaign_id: int, *, batch: int = 5000) -> list[str]:
+        """Every user-data key of the campaign's records, in first-seen order (import order)."""
+        keys: dict[str, None] = {}
+        query = select(records_t.c.user_data).where(records_t.c.campaign_id == campaign_id).order_by(records_t.c.id)
+        for part in self._conn.execution_options(yield_per=batch).execute(query).partitions():
+            for (data,) in part:
+                if data:
+                    for key in data:
+                        if key not in keys:
+                            keys[key] = None
+        return list(keys)
+
+    def record_lines(self, campaign_id: int, *, batch: int = 5000) -> Iterator[list[RecordLine]]:
+        r = records_t.c
+        query = (
+            select(
+                r.handle,
+                r.phone,
+                r.caller_id,
+                r.status,
+                r.attempts,
+                r.last_outcome,
+                r.last_was_missed,
+                self._local(r.last_attempt_at, campaign_id),
+                self._local(r.next_dial_at, campaign_id),
+                r.user_data,
+            )
+            .where(r.campaign_id == campaign_id)
+            .order_by(r.id)
+        )
+        for part in self._conn.execution_options(yield_per=batch).execute(query).partitions():
+            yield _lines(RecordLine, part)
+
+    # ------------------------------------------------------------------ attempts
+    def _placed_in(self, query: _Q, campaign_id: int, since: datetime | None, until: datetime | None) -> _Q:
+        conditions = [attempts_t.c.campaign_id == campaign_id]
+        if since is not None:
+            conditions.append(attempts_t.c.created_at >= since)
+        if until is not None:
+            conditions.append(attempts_t.c.created_at < until)
+        return query.where(and_(*conditions))
+
+    def attempt_lines(
+        self,
+        campaign_id: int,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        batch: int = 5000,
+    ) -> Iterator[list[AttemptLine]]:
+        """Attempts placed in ``[since, until)``, in the order they were placed."""
+        a = attempts_t.c
+        local = self._local
+        query = self._placed_in(
+            select(
+                records_t.c.handle,
+                a.number_dialed,
+                a.caller_id,
+                a.backend,
+                a.provider_ref,
+                a.call_sid,
+                local(func.coalesce(a.placed_at, a.created_at), campaign_id),
+                local(a.answered_at, campaign_id),
+                local(a.connected_at, campaign_id),
+                local(a.ended_at, campaign_id),
+                a.duration_s,
+                a.outcome,
+                a.raw_outcome,
+                a.was_missed,
+                a.pacing_reason,
+                a.id,
+                a.agent,
+                a.error,
+            ).join(records_t, records_t.c.id == a.record_id),
+            campaign_id,
+            since,
+            until,
+        ).order_by(a.created_at, a.id)
+        for part in self._conn.execution_options(yield_per=batch).execute(query).partitions():
+            yield _lines(AttemptLine, part)
+
+    def last_placed_at(self, campaign_id: int) -> datetime | None:
+        """When the campaign's latest attempt was placed (UTC), if it has any."""
+        query = select(func.max(attempts_t.c.created_at)).where(attempts_t.c.campaign_id == campaign_id)
+        value: datetime | None = self._conn.execute(query).scalar_one()
+        return value
+
+    def placed_span(
+        self, campaign_id: int, *, since: datetime | None = None, until: datetime | None = None
+    ) -> tuple[str, str] | None:
+        """Local times of the first and last attempt placed in ``[since, until)``, if any."""
+        a = attempts_t.c
+        first, last = (self._local(f(a.created_at), campaign_id) for f in (func.min, func.max))
+        start, end = self._conn.execute(self._placed_in(select(first, last), campaign_id, since, until)).one()
+        return None if start is None else (start, end)
+
+    def period_counts(
+        self,
+        campaign_id: int,
+        *,
+        unit: str,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[PeriodCount]:
+        """Attempts per local ``"day"`` or ``"hour"`` and outcome, oldest first."""
+        width = {"day": 10, "hour": 13}[unit]
+        a = attempts_t.c
+        period = func.substr(self._local(a.created_at, campaign_id), 1, width).label("period")
+        missed = func.sum(case((a.was_missed.is_(True), 1), else_=0))
+        query = (
+            self._placed_in(select(period, a.outcome, func.count(), missed), campaign_id, since, until)
+            .group_by(period, a.outcome)
+            .order_by(period)
+        )
+        return [PeriodCount(p, o, int(n), int(m or 0)) for p, o, n, m in self._conn.execute(query)]
+
+    def outcome_totals(
+        self, campaign_id: int, *, since: datetime | None = None, until: datetime | None = None
+    ) -> dict[str | None, tuple[int, int]]:
+        """Attempts placed in ``[since, until)`` by outcome: ``outcome → (attempts, missed)``."""
+        a = attempts_t.c
+        missed = func.sum(case((a.was_missed.is_(True), 1), else_=0))
+        query = self._placed_in(select(a.outcome, func.count(), missed), campaign_id, since, until).group_by(a.outcome)
+        return {o: (int(n), int(m or 0)) for o, n, m in self._conn.execute(query)}
+
+    # ------------------------------------------------------------------ rejects
+    def reject_lines(self, campaign_id: int, *, batch: int = 5000) -> Iterator[list[RejectLine]]:
+        i, j = imports_t.c, rejects_t.c
+        query = (
+            select(i.id, i.source_name, self._local(i.started_at, campaign_id), j.line, j.reason, j.message, j.raw)
+            .join(imports_t, i.id == j.import_id)
+            .where(i.campaign_id == campaign_id)
+            .order_by(i.id, j.line, j.id)
+        )
+        for part in self._conn.execution_options(yield_per=batch).execute(query).partitions():
+            yield [
+                RejectLine(
+                    import_id=iid,
+                    source_name=name,
+                    imported_at=at,
+                    line=line,
+                    reason=reason,
+                    message=msg,
+                    raw=tuple(raw or ()),
+                )
+                for iid, name, at, line, reason, msg, raw in part
+            ]
+
+
+class ReportStore(StoreBase):
+    @contextmanager
+    def report_snapshot(self, *, zone: str, now: datetime) -> Iterator[ReportReader]:
+        """A read-only view in which every query sees the same data, times local to ``zone``.
+
+        ``now`` bounds the local-time conversion on SQLite (attempts in flight may still
+        learn answer times up to it).
+        """
+        ZoneInfo(zone)  # an unknown zone fails here, before the database is touched
+        try:
+            with self.engine.connect() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+                with conn.begin():
+                    if conn.dialect.name == "sqlite":
+                        # pysqlite begins transactions only before writes; a report's reads
+                        # must share one snapshot, so begin one explicitly.
+                        conn.exec_driver_sql("BEGIN")
+                    yield ReportReader(conn, zone=zone, now=now)
+        except OperationalError as exc:
+            raise StoreError(f"the database failed while reading a report: {exc.orig}. Is it reachable?") from exc
