@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from dialer.cli import campaigns, data, demo, dialing, reports, sandbox, webhooks  # noqa: F401  (register commands)
+from dialer.cli import (  # noqa: F401  (register commands)
+    campaigns,
+    data,
+    demo,
+    dialing,
+    dncfile,
+    reports,
+    sandbox,
+    webhooks,
+)
 from dialer.cli.app import cli, main
 
 __all__ = ["cli", "main"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from dialer.cli.app import State, cli, err, out, pass_state, print_json
 from dialer.domain import phones
 from dialer.errors import DialerError
-from dialer.importer import ImportOptions, import_file
+from dialer.importer import ImportOptions, ImportProgress, import_file
 from dialer.settings import redacted
 from dialer.store import migrate
 from dialer.store.repository import GLOBAL_SCOPE, SqlStore, campaign_scope
@@ -36,14 +36,29 @@ def parse_map(values: tuple[str, ...]) -> dict[str, str]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write rejected rows (line, reason, message, original row) to this CSV.",
 )
-@click.option("--map", "maps", multiple=True, help="FIELD=COLUMN, e.g. phoneNumber=Mobile (repeatable).")
-@click.option("--encoding", default="utf-8-sig", show_default=True, help="File encoding.")
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    metavar="FIELD=COLUMN",
+    help="Which column holds a field (recordHandle, phoneNumber, outboundCallerId, timezone, country, "
+    "phoneCode), by name, number or letter, e.g. phoneNumber=Mobile; FIELD= ignores a column. Repeatable; "
+    "the campaign remembers it.",
+)
+@click.option("--encoding", help="File encoding (default: detected; utf-8, cp1252, latin-1, utf-16…).")
+@click.option("--delimiter", help="CSV delimiter (default: sniffed among , ; tab |); 'tab' for a tab.")
+@click.option("--sheet", help="XLSX sheet to read (default: the first).")
+@click.option("--no-header", is_flag=True, help="The first line is a record; columns are 'column 1', 'column 2'….")
 @click.option(
     "--on-duplicate",
     type=click.Choice(["skip", "update"]),
     default="skip",
     show_default=True,
-    help="What to do with records the campaign already has.",
+    help="Records the campaign already has (same handle or phone): skip them, or update their data.",
+)
+@click.option("--dry-run", is_flag=True, help="Check and count everything, then store nothing.")
+@click.option(
+    "--workers", type=click.IntRange(min=0), help="Processes checking rows (default: one per core for large files)."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @pass_state
@@ -54,51 +69,73 @@ def import_(
     region: str | None,
     rejects_path: Path | None,
     maps: tuple[str, ...],
-    encoding: str,
+    encoding: str | None,
+    delimiter: str | None,
+    sheet: str | None,
+    no_header: bool,
     on_duplicate: str,
+    dry_run: bool,
+    workers: int | None,
     as_json: bool,
 ) -> None:
-    """Import outbound records from FILE into a campaign.
+    """Import outbound records from FILE (CSV or XLSX) into a campaign.
 
-    Recognised columns: recordHandle, phoneNumber, outboundCallerId and timezone (and their
-    snake_case twins); every other column is kept as user data, exactly as written.
+    Columns are recognised by the names Genesys, VICIdial and spreadsheets use (recordHandle,
+    phoneNumber / phone_number / contact_info / Phone / Mobile, outboundCallerId / Caller ID,
+    timezone, country, phone_code); every other column is kept as user data, exactly as
+    written. Rejected rows are counted by reason: missing_phone, invalid_phone,
+    unrecoverable_format, invalid_caller_id, missing_caller_id, invalid_timezone,
+    invalid_country, invalid_handle, malformed_row, duplicate_in_file, dnc.
     """
+    if no_header and not maps:
+        raise click.UsageError("--no-header needs --map phoneNumber=N (the phone's column number or letter)")
     options = ImportOptions(
         region=region,
         mapping=parse_map(maps),
         encoding=encoding,
+        delimiter="\t" if delimiter in ("tab", "\\t") else delimiter,
+        sheet=sheet,
+        header=not no_header,
         on_duplicate=on_duplicate,  # type: ignore[arg-type]
         rejects_path=rejects_path,
+        dry_run=dry_run,
+        workers=workers,
     )
     with state.context() as ctx:
         campaign = ctx.store.get_campaign(campaign_name)
         with Progress(
-            SpinnerColumn(),
             TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[rows]:,} rows"),
             TimeElapsedColumn(),
             console=err,
             transient=True,
-            disable=as_json,
+            auto_refresh=False,  # no refresh thread: the import may fork worker processes
+            disable=as_json or not err.is_terminal,
         ) as bar:
-            task = bar.add_task(f"importing {file.name}", total=None)
-            report = import_file(
-                ctx.store,
-                campaign,
-                file,
-                options,
-                now=ctx.clock.now(),
-                progress=lambda n: bar.update(task, description=f"importing {file.name}: {n:,} rows"),
-            )
+            task = bar.add_task(f"importing {file.name}", total=None, rows=0)
+
+            def show(p: ImportProgress) -> None:
+                bar.update(task, completed=p.done, total=p.total or None, rows=p.rows, refresh=True)
+
+            report = import_file(ctx.store, campaign, file, options, now=ctx.clock.now(), progress=show)
     if as_json:
         print_json(report.as_dict())
         return
+    verb = "would be" if report.dry_run else ""
     out.print(
-        f"{file.name} → {campaign_name}: {report.rows_read} rows, {report.imported} imported, "
-        f"{report.updated} updated, "
-        f"{report.skipped_duplicates} duplicates skipped, {report.rejected} rejected ({report.duration_s:.2f} s)"
+        f"{file.name} → {campaign_name}: {report.rows_read} rows, {report.imported} {verb} imported, "
+        f"{report.updated} {verb} updated, {report.skipped_duplicates} duplicates skipped, "
+        f"{report.rejected} rejected ({report.duration_s:.2f} s)".replace("  ", " "),
+        highlight=False,
     )
     for reason, n in report.by_reason.items():
-        out.print(f"  {reason}: {n}")
+        out.print(f"  {reason}: {n}", highlight=False)
+    if report.previous_import is not None:
+        out.print(f"This file was imported before (import #{report.previous_import}); existing records were skipped.")
+    if report.dry_run:
+        out.print("Dry run: nothing was stored.")
     if report.rejected and rejects_path:
         out.print(f"Rejected rows with line numbers and reasons: {rejects_path}")
     elif report.rejected:

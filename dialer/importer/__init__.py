@@ -1,4 +1,4 @@
-"""Import outbound records from CSV files into a campaign.
+"""Import outbound records from CSV and XLSX files into a campaign.
 
 :func:`import_file` is the library call; `dialer import` is a thin wrapper around it.
 An import is atomic (one transaction), keeps every user-data value as the exact string in
@@ -7,6 +7,6 @@ the file, and explains every rejected row with its line number and a reason code
 
 from __future__ import annotations
 
-from dialer.importer.loader import ImportOptions, ImportReport, import_file
+from dialer.importer.loader import ImportOptions, ImportProgress, ImportReport, import_file
 
-__all__ = ["ImportOptions", "ImportReport", "import_file"]
+__all__ = ["ImportOptions", "ImportProgress", "ImportReport", "import_file"]

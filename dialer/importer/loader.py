@@ -1,40 +1,50 @@
-"""The import pipeline: read rows → map columns → validate → de-duplicate → scrub DNC → store."""
+"""The import pipeline: read rows → map columns → validate → de-duplicate → scrub DNC → store.
+
+:func:`import_file` is the library call; ``dialer import`` is a thin wrapper around it.
+
+* **One transaction.** Records, rejects, the import's summary and the campaign's remembered
+  mapping are written together or not at all; the rejects file appears only when the import
+  succeeded.
+* **Streaming.** Rows are read, checked and written in batches; memory holds the batches in
+  flight and one entry per handle and phone seen (for duplicates in the file), never the file.
+* **Both cores.** Checking a row (phone, caller ID, zone, user data) needs no database, so
+  for large files it runs in worker processes while this process reads, de-duplicates and
+  writes. Results come back in file order, so "the first row wins" holds.
+* **Order of judgement per row:** the checks of :mod:`dialer.importer.rows`; then
+  ``duplicate_in_file`` (same handle or phone as an earlier accepted row); then the campaign's
+  own records (``--on-duplicate skip``: skipped, not rejected; ``update``: the record's data
+  is replaced, its dialing state kept); then ``dnc``; then insert.
+"""
 
 from __future__ import annotations
 
-import csv
-import hashlib
+import contextlib
+import gc
+import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from dialer.domain import phones
+import phonenumbers
+
 from dialer.domain.campaigns import Campaign
-from dialer.domain.imports import REJECT_REASONS, RejectedRow
-from dialer.domain.records import NewRecord
+from dialer.domain.imports import RejectedRow
 from dialer.errors import ImportFileError
+from dialer.importer import mapping as columns_
+from dialer.importer import parallel, sources
+from dialer.importer import rows as rows_
+from dialer.importer.rejects import DryRun, RejectsFile
+from dialer.store.records import ImportWriter
 from dialer.store.repository import SqlStore
 
-#: Column names recognised for each field, compared case-insensitively without spaces,
-#: dashes or underscores.
-FIELD_ALIASES: Mapping[str, tuple[str, ...]] = {
-    "recordHandle": ("recordhandle", "handle", "recordid", "id"),
-    "phoneNumber": ("phonenumber", "phone", "number", "contactinfo", "telephone", "tel"),
-    "outboundCallerId": ("outboundcallerid", "callerid", "cli"),
-    "timezone": ("timezone", "tz", "tzdbid"),
-}
-FIELDS = tuple(FIELD_ALIASES)
-
-BATCH = 5000
-
-
-def _key(name: str) -> str:
-    return "".join(ch for ch in name.lower() if ch.isalnum())
+#: Files at least this large are checked in worker processes (when there are several cores).
+PARALLEL_FROM_BYTES = 4 * 1024 * 1024
+#: Up to this many DNC entries are held in memory for the scrub; more are looked up per batch.
+DNC_IN_MEMORY = 500_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,15 +52,33 @@ class ImportOptions:
     region: str | None = None
     """Region for numbers written without a country code; the campaign's region by default."""
     mapping: Mapping[str, str] = field(default_factory=dict)
-    """Field → column overrides (``phoneNumber=Mobile``)."""
-    encoding: str = "utf-8-sig"
+    """Field → column overrides (``phoneNumber=Mobile``); remembered by the campaign."""
+    encoding: str | None = None
+    """None: detected (UTF-8, UTF-8 with BOM, UTF-16 with BOM, Windows-1252, Latin-1)."""
+    delimiter: str | None = None
+    """None: sniffed among , ; tab |."""
+    sheet: str | None = None
+    """XLSX sheet (default: the first)."""
+    header: bool = True
     on_duplicate: Literal["skip", "update"] = "skip"
     rejects_path: Path | None = None
+    workers: int | None = None
+    """Worker processes for checking rows; None: one per core for large files; 0: none."""
+    dry_run: bool = False
+    """Do everything, report it, then roll the database back."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImportProgress:
+    rows: int
+    done: int
+    total: int
+    """``done`` of ``total``: bytes for CSV, rows for XLSX."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class ImportReport:
-    import_id: int
+    import_id: int | None
     campaign: str
     source: str
     rows_read: int
@@ -61,6 +89,11 @@ class ImportReport:
     by_reason: Mapping[str, int]
     duration_s: float
     rejects_path: str | None = None
+    file_format: Mapping[str, str | None] = field(default_factory=dict)
+    mapping: Mapping[str, str] = field(default_factory=dict)
+    previous_import: int | None = None
+    """An earlier import of the same file (by SHA-256) into this campaign."""
+    dry_run: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -74,69 +107,13 @@ class ImportReport:
             "rejected": self.rejected,
             "rejected_by_reason": dict(self.by_reason),
             "seconds": round(self.duration_s, 3),
+            "rows_per_second": round(self.rows_read / self.duration_s) if self.duration_s > 0 else None,
             "rejects_file": self.rejects_path,
+            "format": dict(self.file_format),
+            "mapping": dict(self.mapping),
+            "previous_import": self.previous_import,
+            "dry_run": self.dry_run,
         }
-
-
-def map_columns(header: Sequence[str], overrides: Mapping[str, str]) -> dict[str, int]:
-    """Field → column index. Overrides name columns exactly; otherwise aliases apply."""
-    index: dict[str, int] = {}
-    for fld, column in overrides.items():
-        if fld not in FIELD_ALIASES:
-            raise ImportFileError(f"--map {fld}={column}: unknown field {fld!r}; fields are {', '.join(FIELDS)}")
-        if column not in header:
-            raise ImportFileError(
-                f"--map {fld}={column}: the file has no column {column!r}; columns are: {', '.join(header)}"
-            )
-        index[fld] = header.index(column)
-    for fld, aliases in FIELD_ALIASES.items():
-        if fld in index:
-            continue
-        for i, name in enumerate(header):
-            if _key(name) in aliases and i not in index.values():
-                index[fld] = i
-                break
-    if "phoneNumber" not in index:
-        raise ImportFileError(
-            f"no phone column found; columns are: {', '.join(header) or '(none)'}; pass --map phoneNumber=COLUMN"
-        )
-    return index
-
-
-@contextmanager
-def open_csv(path: Path, encoding: str) -> Iterator[tuple[list[str], Iterator[tuple[int, list[str]]]]]:
-    """(header, rows as (first line number, fields)), closed on exit. Line numbers are
-    1-based as a spreadsheet shows them: the header is line 1."""
-    try:
-        handle = path.open("r", encoding=encoding, newline="")
-    except OSError as exc:
-        raise ImportFileError(f"cannot open {path}: {exc.strerror}. Check the path and permissions.") from exc
-    with handle:
-        reader = csv.reader(handle)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise ImportFileError(f"{path} is empty; it needs a header row and at least one record") from None
-        except UnicodeDecodeError as exc:
-            raise ImportFileError(
-                f"{path} is not valid {encoding}: {exc}. Pass --encoding latin-1 (or the file's encoding)."
-            ) from exc
-
-        def rows() -> Iterator[tuple[int, list[str]]]:
-            start = reader.line_num + 1
-            try:
-                for row in reader:
-                    yield start, row
-                    start = reader.line_num + 1
-            except UnicodeDecodeError as exc:
-                raise ImportFileError(
-                    f"{path} is not valid {encoding} near line {start}: {exc}. "
-                    "Pass --encoding latin-1 (or the file's encoding)."
-                ) from exc
-            except csv.Error as exc:
-                raise ImportFileError(f"{path} line {start}: {exc}. Fix the quoting on that line.") from exc
-
-        yield [h.strip() for h in header], rows()
 
 
 def import_file(
@@ -146,183 +123,260 @@ def import_file(
     options: ImportOptions,
     *,
     now: datetime,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[ImportProgress], None] | None = None,
 ) -> ImportReport:
-    with open_csv(path, options.encoding) as (header, rows):
-        return _import_rows(store, campaign, path, header, rows, options, now=now, progress=progress)
-
-
-def _import_rows(
-    store: SqlStore,
-    campaign: Campaign,
-    path: Path,
-    header: list[str],
-    rows: Iterator[tuple[int, list[str]]],
-    options: ImportOptions,
-    *,
-    now: datetime,
-    progress: Callable[[int], None] | None,
-) -> ImportReport:
+    """Import ``path`` into ``campaign``; raises :class:`ImportFileError` (changing nothing) when
+    the file as a whole cannot be imported."""
     started = time.perf_counter()
-    index = map_columns(header, options.mapping)
     region = (options.region or campaign.region).upper()
-    if "outboundCallerId" not in index and not campaign.caller_ids and not campaign.allow_random_caller_id:
-        raise ImportFileError(
-            f"no caller ID: {path.name} has no outboundCallerId column and campaign {campaign.name!r} has no caller "
-            "ID. Add one with `dialer campaign create … --caller-id +1…`, or add an outboundCallerId column."
-        )
-    known_handles, known_phones = store.record_keys(campaign.id)
-    dnc = store.dnc_numbers(campaign_id=campaign.id)
-    owned = set(campaign.caller_ids)
-    user_columns = [(i, name) for i, name in enumerate(header) if i not in index.values()]
-    seen_handles: set[str] = set()
-    seen_phones: set[str] = set()
-    by_reason: Counter[str] = Counter()
-    rejects_kept: list[RejectedRow] = []
-    counts = Counter[str]()
-
-    def validate(line: int, row: list[str]) -> NewRecord | RejectedRow | None:
-        def reject(reason: str, message: str) -> RejectedRow:
-            return RejectedRow(line=line, reason=reason, message=message, raw=tuple(row))
-
-        if len(row) > len(header) and any(cell.strip() for cell in row[len(header) :]):
-            return reject("malformed_row", f"{len(row)} fields but the header has {len(header)}")
-        cells = row + [""] * (len(header) - len(row))
-
-        def get(fld: str) -> str:
-            return cells[index[fld]].strip() if fld in index else ""
-
-        raw_phone = get("phoneNumber")
-        if not raw_phone:
-            return reject("missing_phone", REJECT_REASONS["missing_phone"])
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ImportFileError(f"--region {region}: not a region code; use ISO codes such as US, CA or GB")
+    source_options = sources.SourceOptions(
+        encoding=options.encoding, delimiter=options.delimiter, sheet=options.sheet, header=options.header
+    )
+    with sources.open_table(path, source_options) as table:
+        remembered = _remembered_mapping(campaign)
         try:
-            parsed = phones.normalise(raw_phone, region)
-        except phones.PhoneError as exc:
-            return reject(exc.reason, str(exc))
-        raw_cid = get("outboundCallerId")
-        caller_id: str | None = None
-        if raw_cid:
-            try:
-                caller_id = phones.normalise(raw_cid, region).e164
-            except phones.PhoneError:
-                return reject("invalid_caller_id", f"caller ID {raw_cid!r} is not a valid number")
-            if owned and caller_id not in owned:
-                return reject(
-                    "invalid_caller_id",
-                    f"caller ID {caller_id} is not one of the campaign's: {', '.join(sorted(owned))}",
-                )
-        elif not campaign.caller_ids and not campaign.allow_random_caller_id:
-            return reject("missing_caller_id", REJECT_REASONS["missing_caller_id"])
-        handle = get("recordHandle") or parsed.e164
-        if handle in seen_handles or parsed.e164 in seen_phones:
-            return reject("duplicate_in_file", f"{handle} / {parsed.e164} appears earlier in the file")
-        seen_handles.add(handle)
-        seen_phones.add(parsed.e164)
-        if parsed.e164 in dnc:
-            return reject("dnc", f"{parsed.e164} is on the do-not-call list")
-        tz_raw = get("timezone")
-        if tz_raw:
-            try:
-                from zoneinfo import ZoneInfo
-
-                ZoneInfo(tz_raw)
-            except (KeyError, ValueError):
-                return reject("invalid_timezone", f"{tz_raw!r} is not an IANA time zone (e.g. America/Chicago)")
-        zone = phones.resolve_zone(parsed.e164, explicit=tz_raw or None, fallback=campaign.fallback_zones)
-        user_data = {name: cells[i] for i, name in user_columns}
-        if parsed.extension:
-            user_data.setdefault("extension", parsed.extension)
-        return NewRecord(
-            handle=handle,
-            phone=parsed.e164,
-            caller_id=caller_id,
-            user_data=user_data,
-            next_dial_at=now,
-            timezone=zone.timezone,
-            tz_candidates=zone.candidates,
-            tz_source=zone.source,
+            column_map = columns_.map_columns(table.header, options.mapping, remembered=remembered)
+        except ImportFileError as exc:
+            if len(table.sheets) > 1:
+                others = ", ".join(repr(s) for s in table.sheets if s != table.sheet)
+                raise ImportFileError(
+                    f"{exc.message} (in sheet {table.sheet!r}; the workbook also has {others}: pass --sheet NAME)"
+                ) from None
+            raise
+        if column_map.index("outboundCallerId") < 0 and not campaign.caller_ids and not campaign.allow_random_caller_id:
+            raise ImportFileError(
+                f"no caller ID: {path.name} has no outboundCallerId column and campaign {campaign.name!r} has no "
+                "caller ID. Add one with `dialer campaign create … --caller-id +1…`, add an outboundCallerId "
+                "column, or map one with --map outboundCallerId=COLUMN."
+            )
+        rules = rows_.RowRules(
+            width=len(table.header),
+            handle=column_map.index("recordHandle"),
+            phone=column_map.index("phoneNumber"),
+            caller_id=column_map.index("outboundCallerId"),
+            timezone=column_map.index("timezone"),
+            country=column_map.index("country"),
+            phone_code=column_map.index("phoneCode"),
+            user_columns=column_map.user_columns,
+            region=region,
+            caller_ids=tuple(campaign.caller_ids),
+            allow_random_caller_id=campaign.allow_random_caller_id,
+            fallback_zones=tuple(campaign.fallback_zones),
         )
-
-    sha = hashlib.sha256(path.read_bytes()).hexdigest() if path.stat().st_size < 512 * 1024 * 1024 else None
-    with store.import_batch(
-        campaign.id,
-        source_name=path.name,
-        sha256=sha,
-        options={"region": region, "on_duplicate": options.on_duplicate, "mapping": dict(options.mapping)},
-        now=now,
-    ) as writer:
-        inserts: list[NewRecord] = []
-        updates: list[NewRecord] = []
-        rejects: list[RejectedRow] = []
-
-        def flush() -> None:
-            writer.insert(inserts)
-            writer.update(updates)
-            writer.reject(rejects)
-            inserts.clear()
-            updates.clear()
-            rejects.clear()
-
-        for line, row in rows:
-            if not row or not any(cell.strip() for cell in row):
-                continue  # blank line
-            counts["rows"] += 1
-            result = validate(line, row)
-            if isinstance(result, RejectedRow):
-                by_reason[result.reason] += 1
-                rejects.append(result)
-                if options.rejects_path is not None:
-                    rejects_kept.append(result)
-            elif result is not None:
-                if result.handle in known_handles:
-                    if options.on_duplicate == "update":
-                        updates.append(result)
-                        counts["updated"] += 1
-                    else:
-                        counts["skipped"] += 1
-                elif result.phone in known_phones:
-                    counts["skipped"] += 1
-                else:
-                    inserts.append(result)
-                    counts["imported"] += 1
-            if len(inserts) + len(updates) + len(rejects) >= BATCH:
-                flush()
-            if progress is not None and counts["rows"] % BATCH == 0:
-                progress(counts["rows"])
-        flush()
-        duration = time.perf_counter() - started
-        writer.finish(
-            rows_read=counts["rows"],
-            imported=counts["imported"],
-            updated=counts["updated"],
-            skipped_duplicates=counts["skipped"],
-            by_reason=by_reason,
-            finished_at=now,
-            duration_s=duration,
+        previous = next((i.id for i in store.imports(campaign.id, limit=100) if i.sha256 == table.sha256), None)
+        run = _Run(
+            store=store,
+            campaign=campaign,
+            table=table,
+            rules=rules,
+            options=options,
+            now=now,
+            progress=progress,
         )
-        import_id = writer.import_id
-    if options.rejects_path is not None:
-        write_rejects(options.rejects_path, header, rejects_kept)
+        outcome = run.execute(
+            record_options={
+                "region": region,
+                "on_duplicate": options.on_duplicate,
+                "mapping": column_map.describe(),
+                **{k: v for k, v in table.describe().items() if v is not None},
+            },
+            remember={**remembered, **_canonical(options.mapping)},
+        )
     return ImportReport(
-        import_id=import_id,
+        import_id=outcome.import_id,
         campaign=campaign.name,
         source=str(path),
-        rows_read=counts["rows"],
-        imported=counts["imported"],
-        updated=counts["updated"],
-        skipped_duplicates=counts["skipped"],
-        rejected=sum(by_reason.values()),
-        by_reason=dict(sorted(by_reason.items())),
+        rows_read=run.counts["rows"],
+        imported=run.counts["imported"],
+        updated=run.counts["updated"],
+        skipped_duplicates=run.counts["skipped"],
+        rejected=sum(run.by_reason.values()),
+        by_reason=dict(sorted(run.by_reason.items())),
         duration_s=time.perf_counter() - started,
         rejects_path=str(options.rejects_path) if options.rejects_path else None,
+        file_format=table.describe(),
+        mapping=column_map.describe(),
+        previous_import=previous,
+        dry_run=options.dry_run,
     )
 
 
-def write_rejects(path: Path, header: Sequence[str], rejects: Sequence[RejectedRow]) -> None:
-    """line, reason, message, then the original row under the file's own header."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8-sig", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(["line", "reason", "message", *header])
-        for r in rejects:
-            writer.writerow([r.line, r.reason, r.message, *r.raw])
+def _remembered_mapping(campaign: Campaign) -> dict[str, str]:
+    """The field → column mapping the campaign remembers from earlier ``--map`` options."""
+    stored = campaign.options.get("mapping")
+    if not isinstance(stored, dict):
+        return {}
+    return {k: v for k, v in stored.items() if isinstance(v, str)}
+
+
+def _canonical(overrides: Mapping[str, str]) -> dict[str, str]:
+    return {columns_.field_name(k): v for k, v in overrides.items()}
+
+
+@dataclass
+class _Outcome:
+    import_id: int | None
+
+
+class _Run:
+    """One import in progress: the counters, the duplicate sets and the writers."""
+
+    def __init__(
+        self,
+        *,
+        store: SqlStore,
+        campaign: Campaign,
+        table: sources.Table,
+        rules: rows_.RowRules,
+        options: ImportOptions,
+        now: datetime,
+        progress: Callable[[ImportProgress], None] | None,
+    ) -> None:
+        self.store = store
+        self.campaign = campaign
+        self.table = table
+        self.rules = rules
+        self.options = options
+        self.now = now
+        self.progress = progress
+        self.counts: Counter[str] = Counter()
+        self.by_reason: Counter[str] = Counter()
+        self.seen_handles: set[str] = set()
+        self.seen_phones: set[int] = set()
+        self.track_handles = rules.handle >= 0
+        self.dnc: set[str] | None = None
+        self.has_records = False
+
+    def execute(self, *, record_options: Mapping[str, object], remember: Mapping[str, str]) -> _Outcome:
+        started = time.perf_counter()
+        if self.store.dnc_count() <= DNC_IN_MEMORY:
+            self.dnc = self.store.dnc_numbers(campaign_id=self.campaign.id)
+        import_id: int | None = None
+        try:
+            with (
+                _collector_paused(),
+                RejectsFile(self.options.rejects_path, self.table.header) as rejects_out,
+                self.store.import_batch(
+                    self.campaign.id,
+                    source_name=self.table.path.name,
+                    sha256=self.table.sha256,
+                    options=dict(record_options),
+                    now=self.now,
+                ) as writer,
+            ):
+                self.has_records = writer.has_records()
+                if not self.has_records:
+                    writer.defer_indexes(expected_rows=self._expected_rows())
+                reader = parallel.CheckedReader(self.table, self.rules, workers=self._workers())
+                for checked in reader:
+                    self._settle(writer, rejects_out, checked)
+                    if self.progress is not None:
+                        done = reader.position if reader.position is not None else self.table.progress()
+                        self.progress(ImportProgress(rows=self.counts["rows"], done=done, total=self.table.size))
+                writer.finish(
+                    rows_read=self.counts["rows"],
+                    imported=self.counts["imported"],
+                    updated=self.counts["updated"],
+                    skipped_duplicates=self.counts["skipped"],
+                    by_reason=self.by_reason,
+                    finished_at=self.now,
+                    duration_s=time.perf_counter() - started,
+                )
+                if self.options.mapping:
+                    writer.remember({"mapping": dict(remember)})
+                import_id = writer.import_id
+                if self.options.dry_run:
+                    raise DryRun
+        except DryRun:
+            return _Outcome(import_id=None)
+        return _Outcome(import_id=import_id)
+
+    def _expected_rows(self) -> int:
+        """A low estimate of the file's rows (for CSV, at 100 bytes a row)."""
+        return self.table.size if self.table.kind == "xlsx" else self.table.size // 100
+
+    def _workers(self) -> int:
+        if self.options.workers is not None:
+            return max(self.options.workers, 0)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        large = self.table.kind == "csv" and self.table.size >= PARALLEL_FROM_BYTES
+        return min(cores, 4) if large and cores > 1 else 0
+
+    # ----------------------------------------------------------- judging
+    def _settle(self, writer: ImportWriter, rejects_out: RejectsFile, checked: parallel.Checked) -> None:
+        """Judge one batch of checked rows against the file so far, the campaign and the DNC
+        list, and write it."""
+        offset, results = checked.line_offset, checked.rows
+        width = rows_.ACCEPTED_WIDTH
+        accepted = [r for r in results if len(r) == width]
+        self.counts["rows"] += len(results)
+        inserts: list[rows_.Checked] = []
+        updates: list[rows_.Checked] = []
+        rejected: list[RejectedRow] = []
+        counts, by_reason = self.counts, self.by_reason
+        seen_handles, seen_phones, track_handles = self.seen_handles, self.seen_phones, self.track_handles
+        update_mode = self.options.on_duplicate == "update"
+        existing_handles: set[str] = set()
+        existing_phones: dict[str, str] = {}
+        if self.has_records:
+            existing_handles, existing_phones = writer.existing([r[2] for r in accepted], [r[3] for r in accepted])
+        dnc = self.dnc if self.dnc is not None else writer.dnc_hits([r[3] for r in accepted])
+
+        def reject(line: int, raw: bytes, reason: str, message: str) -> None:
+            by_reason[reason] += 1
+            rejected.append(
+                RejectedRow(line=offset + line, reason=reason, message=message, raw=tuple(rows_.raw_cells(raw)))
+            )
+
+        for result in results:
+            if len(result) != width:
+                reject(result[0], result[1], result[2], result[3])
+                continue
+            handle, phone = result[2], result[3]
+            phone_key = int(phone[1:])
+            if phone_key in seen_phones:
+                reject(result[0], result[1], "duplicate_in_file", f"{phone} is on an earlier row of the file")
+                continue
+            if track_handles:
+                if handle in seen_handles:
+                    reject(result[0], result[1], "duplicate_in_file", f"record handle {handle!r} is on an earlier row")
+                    continue
+                seen_handles.add(handle)
+            seen_phones.add(phone_key)
+            is_update = False
+            if self.has_records:
+                holder = existing_phones.get(phone)
+                if handle in existing_handles and update_mode and holder in (None, handle):
+                    is_update = True
+                elif handle in existing_handles or holder is not None:
+                    counts["skipped"] += 1
+                    continue
+            if phone in dnc:
+                reject(result[0], result[1], "dnc", f"{phone} is on the do-not-call list")
+                continue
+            if is_update:
+                updates.append(result)
+            else:
+                inserts.append(result)
+        counts["imported"] += len(inserts)
+        counts["updated"] += len(updates)
+        # Accepted rows are PreparedRecords in all but name: see rows_.
+        writer.insert_prepared(inserts)  # type: ignore[arg-type]
+        writer.update_prepared(updates)  # type: ignore[arg-type]
+        writer.reject(rejected)
+        rejects_out.write(rejected)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: an import allocates millions of tuples that form no
+    cycles, and the collector's repeated passes over them cost more than the import's work."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -7,13 +7,35 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, insert, select, update
+from sqlalchemy import JSON, Connection, Index, Text, bindparam, case, cast, func, insert, select, type_coerce, update
+from sqlalchemy.sql.elements import ColumnElement
 
-from dialer.domain.imports import ImportSummary, RejectedRow
+from dialer.domain.imports import ImportSummary, PreparedRecord, RejectedRow
 from dialer.domain.records import NewRecord, Record, RecordStatus
-from dialer.errors import NotFound
+from dialer.errors import NotFound, StoreError
 from dialer.store import convert
-from dialer.store.base import StoreBase, imports_t, records_t, rejects_t
+from dialer.store.base import StoreBase, campaigns_t, dnc_t, imports_t, records_t, rejects_t
+from dialer.store.types import GLOBAL_SCOPE, campaign_scope
+
+#: Keys per ``IN (…)`` list: well under SQLite's bound-parameter limit.
+_IN_CHUNK = 500
+#: SQLite page cache during an import, in KiB.
+IMPORT_CACHE_KIB = 32 * 1024
+#: Imports of at least this many rows may defer index building (see ImportWriter.defer_indexes).
+DEFER_INDEXES_FROM = 20_000
+
+
+@contextmanager
+def _import_cache(conn: Connection) -> Iterator[None]:
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size=-{IMPORT_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size={int(before or -2000)}")
 
 
 class RecordStore(StoreBase):
@@ -143,8 +165,12 @@ class RecordStore(StoreBase):
         options: Mapping[str, Any],
         now: datetime,
     ) -> Iterator[ImportWriter]:
-        """One import in one transaction: everything is written, or nothing is."""
-        with self._tx() as conn:
+        """One import in one transaction: everything is written, or nothing is.
+
+        On SQLite the connection's page cache grows to :data:`IMPORT_CACHE_KIB` meanwhile: a
+        large list's indexes (the phone index is written in random order) and the sorts that
+        rebuild deferred ones thrash the default 2 MiB."""
+        with self._tx() as conn, _import_cache(conn):
             import_id = conn.execute(
                 insert(imports_t)
                 .values(
@@ -157,7 +183,9 @@ class RecordStore(StoreBase):
                 )
                 .returning(imports_t.c.id)
             ).scalar_one()
-            yield ImportWriter(conn=conn, campaign_id=campaign_id, import_id=import_id, now=now)
+            writer = ImportWriter(conn=conn, campaign_id=campaign_id, import_id=import_id, now=now)
+            yield writer
+            writer.rebuild_indexes()  # only on success: a failure rolls the drops back too
 
     def imports(self, campaign_id: int, *, limit: int = 20) -> list[ImportSummary]:
         query = (
@@ -238,13 +266,167 @@ class RecordStore(StoreBase):
 
 
 class ImportWriter:
-    """Writes one import inside its transaction (see :meth:`SqlStore.import_batch`)."""
+    """Writes one import inside its transaction (see :meth:`SqlStore.import_batch`).
+
+    :meth:`insert_prepared` is the bulk path: rows arrive with their JSON already encoded
+    (by the import's worker processes), and on SQLite they go to the driver's
+    ``executemany`` directly, with the constant columns encoded once by the columns' own
+    SQLAlchemy types, so what is stored is exactly what :meth:`insert` would store.
+    """
 
     def __init__(self, *, conn: Connection, campaign_id: int, import_id: int, now: datetime) -> None:
         self.conn = conn
         self.campaign_id = campaign_id
         self.import_id = import_id
         self.now = now
+        self._bulk_sql: str | None = None
+        self._deferred: list[Index] = []
+
+    def insert_prepared(self, records: Sequence[PreparedRecord]) -> int:
+        """Insert validated rows (new records, ready to dial now)."""
+        if not records:
+            return 0
+        if self.conn.dialect.name == "sqlite":
+            # Straight to the driver: the record's own fields are bound by position (?3…?9 of
+            # a PreparedRecord), the columns common to the import are SQL literals encoded
+            # once by the columns' SQLAlchemy types.
+            if self._bulk_sql is None:
+                self._bulk_sql = self._sqlite_bulk_insert()
+            self.conn.exec_driver_sql(self._bulk_sql, records)
+        else:
+            self.conn.execute(
+                _bulk_insert(self.conn.dialect.name),
+                [
+                    {
+                        "campaign_id": self.campaign_id,
+                        "handle": r[2],
+                        "phone": r[3],
+                        "caller_id": r[4],
+                        "user_data_json": r[5],
+                        "status": RecordStatus.READY.value,
+                        "record_type": "general",
+                        "attempts": 0,
+                        "next_dial_at": self.now,
+                        "timezone": r[6],
+                        "tz_candidates_json": r[7],
+                        "tz_source": r[8],
+                        "result_counts_json": "{}",
+                        "import_id": self.import_id,
+                        "created_at": self.now,
+                        "updated_at": self.now,
+                    }
+                    for r in records
+                ],
+            )
+        return len(records)
+
+    def _sqlite_bulk_insert(self) -> str:
+        dialect = self.conn.dialect
+        processor = records_t.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
+        now = processor(self.now) if processor else self.now
+        if not isinstance(now, str) or "'" in now:
+            raise StoreError(f"unexpected SQLite datetime encoding {now!r}")
+        constants = {
+            "campaign_id": str(int(self.campaign_id)),
+            "status": f"'{RecordStatus.READY.value}'",
+            "record_type": "'general'",
+            "attempts": "0",
+            "next_dial_at": f"'{now}'",
+            "result_counts": "'{}'",
+            "import_id": str(int(self.import_id)),
+            "created_at": f"'{now}'",
+            "updated_at": f"'{now}'",
+        }
+        # Positions of the fields in a PreparedRecord, 1-based.
+        fields = {"handle": 3, "phone": 4, "caller_id": 5, "user_data": 6, "timezone": 7, "tz_candidates": 8}
+        fields["tz_source"] = 9
+        columns = [*fields, *constants]
+        values = [f"?{i}" for i in fields.values()] + list(constants.values())
+        return f"INSERT INTO {records_t.name} ({', '.join(columns)}) VALUES ({', '.join(values)})"
+
+    def update_prepared(self, records: Sequence[PreparedRecord]) -> int:
+        """Replace the data of existing records (by handle) with the file's; dialing state is kept."""
+        if not records:
+            return 0
+        self.conn.execute(
+            _bulk_update(self.conn.dialect.name),
+            [
+                {
+                    "_campaign_id": self.campaign_id,
+                    "_handle": r[2],
+                    "phone": r[3],
+                    "caller_id": r[4],
+                    "user_data_json": r[5],
+                    "timezone": r[6],
+                    "tz_candidates_json": r[7],
+                    "tz_source": r[8],
+                    "import_id": self.import_id,
+                    "updated_at": self.now,
+                }
+                for r in records
+            ],
+        )
+        return len(records)
+
+    def existing(self, handles: Sequence[str], phones: Sequence[str]) -> tuple[set[str], dict[str, str]]:
+        """Which of ``handles`` the campaign has, and the handle holding each of ``phones`` it has."""
+        found_handles: set[str] = set()
+        found_phones: dict[str, str] = {}
+        base = records_t.c.campaign_id == self.campaign_id
+        for chunk in _chunks(sorted(set(handles)), _IN_CHUNK):
+            query = select(records_t.c.handle).where(base, records_t.c.handle.in_(chunk))
+            found_handles.update(self.conn.execute(query).scalars())
+        for chunk in _chunks(sorted(set(phones)), _IN_CHUNK):
+            query = select(records_t.c.phone, records_t.c.handle).where(base, records_t.c.phone.in_(chunk))
+            for phone, handle in self.conn.execute(query):
+                found_phones.setdefault(phone, handle)
+        return found_handles, found_phones
+
+    def dnc_hits(self, phones: Sequence[str]) -> set[str]:
+        """Which of ``phones`` are on the global or the campaign's do-not-call list."""
+        scopes = [GLOBAL_SCOPE, campaign_scope(self.campaign_id)]
+        hits: set[str] = set()
+        for chunk in _chunks(sorted(set(phones)), _IN_CHUNK):
+            query = select(dnc_t.c.phone).where(dnc_t.c.phone.in_(chunk), dnc_t.c.scope.in_(scopes))
+            hits.update(self.conn.execute(query).scalars())
+        return hits
+
+    def defer_indexes(self, *, expected_rows: int) -> bool:
+        """Drop the records table's secondary indexes until the import finishes, when that is
+        cheaper: on SQLite, for an import at least as large as the whole table. Each index is
+        then built once by sorting instead of taking a random B-tree insert per row (the phone
+        index above all). The drops are part of the import's transaction, so a failed import
+        gets its indexes back with everything else. Only for a campaign without records: the
+        lookups of existing records would have no index. Returns whether it deferred."""
+        if self.conn.dialect.name != "sqlite" or self._deferred or expected_rows < DEFER_INDEXES_FROM:
+            return False
+        if self.conn.execute(select(func.count()).select_from(records_t)).scalar_one() > expected_rows:
+            return False
+        self._deferred = sorted(records_t.indexes, key=lambda index: str(index.name))
+        for index in self._deferred:
+            index.drop(self.conn)
+        return True
+
+    def rebuild_indexes(self) -> None:
+        """Build the indexes :meth:`defer_indexes` dropped (exactly as the schema defines them)."""
+        for index in self._deferred:
+            index.create(self.conn)
+        self._deferred = []
+
+    def has_records(self) -> bool:
+        query = select(records_t.c.id).where(records_t.c.campaign_id == self.campaign_id).limit(1)
+        return self.conn.execute(query).first() is not None
+
+    def remember(self, options: Mapping[str, Any]) -> None:
+        """Merge ``options`` into the campaign's options, as part of this import."""
+        current = self.conn.execute(
+            select(campaigns_t.c.options).where(campaigns_t.c.id == self.campaign_id)
+        ).scalar_one()
+        self.conn.execute(
+            update(campaigns_t)
+            .where(campaigns_t.c.id == self.campaign_id)
+            .values(options={**(current or {}), **options}, updated_at=self.now)
+        )
 
     def insert(self, records: Sequence[NewRecord]) -> int:
         if records:
@@ -317,6 +499,61 @@ class ImportWriter:
                 duration_s=duration_s,
             )
         )
+
+
+_BULK_COLUMNS = (
+    "campaign_id",
+    "handle",
+    "phone",
+    "caller_id",
+    "user_data",
+    "status",
+    "record_type",
+    "attempts",
+    "next_dial_at",
+    "timezone",
+    "tz_candidates",
+    "tz_source",
+    "result_counts",
+    "import_id",
+    "created_at",
+    "updated_at",
+)
+_JSON_COLUMNS = ("user_data", "tz_candidates", "result_counts")
+
+
+def _json_text(name: str, dialect: str) -> ColumnElement[Any]:
+    """A bound parameter holding JSON text for a JSON column: cast on PostgreSQL, stored
+    as-is on SQLite (where JSON is text and ``CAST(… AS JSON)`` would mean NUMERIC)."""
+    param = bindparam(name, type_=Text())
+    return cast(param, JSON) if dialect == "postgresql" else type_coerce(param, Text())
+
+
+def _bulk_insert(dialect: str) -> Any:
+    values = {c: (_json_text(f"{c}_json", dialect) if c in _JSON_COLUMNS else bindparam(c)) for c in _BULK_COLUMNS}
+    return insert(records_t).values(values)
+
+
+def _bulk_update(dialect: str) -> Any:
+    return (
+        update(records_t)
+        .where(records_t.c.campaign_id == bindparam("_campaign_id"), records_t.c.handle == bindparam("_handle"))
+        .values(
+            phone=bindparam("phone"),
+            caller_id=bindparam("caller_id"),
+            user_data=_json_text("user_data_json", dialect),
+            timezone=bindparam("timezone"),
+            tz_candidates=_json_text("tz_candidates_json", dialect),
+            tz_source=bindparam("tz_source"),
+            import_id=bindparam("import_id"),
+            updated_at=bindparam("updated_at"),
+        )
+    )
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 def _record_values(campaign_id: int, r: NewRecord, *, now: datetime, import_id: int | None) -> dict[str, Any]:

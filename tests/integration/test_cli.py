@@ -84,16 +84,17 @@ def test_import_reports_every_row(dialer: Dialer, campaign: str, tmp_path: Path)
         rows = list(csv.reader(handle))
     assert rows[0] == ["line", "reason", "message", *HEADER]
     by_line = {int(r[0]): r for r in rows[1:]}
-    # Spreadsheet line numbers: header = 1; row R-2 has an embedded newline, so R-3 starts on line 5.
-    assert by_line[5][1] == "invalid_phone" and by_line[5][3:] == ROWS[2]
-    assert by_line[6][1] == "missing_phone"
-    assert by_line[8][1] == "duplicate_in_file"
+    # Line numbers as a spreadsheet shows them: header = 1, and R-2's quoted field with a
+    # newline in it is one row, so R-3 is on line 4 (line 5 of the text file).
+    assert by_line[4][1] == "invalid_phone" and by_line[4][3:] == ROWS[2]
+    assert by_line[5][1] == "missing_phone"
+    assert by_line[7][1] == "duplicate_in_file"
     again = json.loads(dialer("import", str(source), "--campaign", campaign, "--json").out)
     assert again["imported"] == 0 and again["skipped_duplicates"] == 4  # idempotent
     shown = json.loads(dialer("campaign", "show", campaign, "--json").out)
     assert shown["imports"][-1]["rejected_by_reason"]["invalid_phone"] == 1
     assert shown["imports"][-1]["first_rejects"][0] == {
-        "line": 5,
+        "line": 4,
         "reason": "invalid_phone",
         "message": shown["imports"][-1]["first_rejects"][0]["message"],
     }
@@ -214,8 +215,12 @@ def test_file_level_import_errors_change_nothing(dialer: Dialer, campaign: str, 
     assert json.loads(mapped.out)["imported"] == 1
     latin = tmp_path / "latin.csv"
     latin.write_bytes("phoneNumber,name\n2125550102,Jos\xe9\n".encode("latin-1"))
-    bad = dialer("import", str(latin), "--campaign", campaign)
+    # Detected (Windows-1252 reads it the same); forcing the wrong encoding names the fix.
+    bad = dialer("import", str(latin), "--campaign", campaign, "--encoding", "utf-8")
     assert bad.code == 1 and "--encoding latin-1" in bad.err
+    assert json.loads(dialer("campaign", "show", campaign, "--json").out)["imports"][0]["rows"] == 1
+    detected = json.loads(dialer("import", str(latin), "--campaign", campaign, "--json").out)
+    assert detected["imported"] == 1 and detected["format"]["encoding"] == "cp1252"
 
 
 def test_config_show_redacts_secrets(dialer: Dialer, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -176,8 +176,9 @@ def test_every_sheet_rereads_with_the_database_counts(dialed: Dialed, tmp_path: 
     assert summary["agent occupancy"] == pytest.approx(dialed.occupancy)
 
     _, rejects = rows_of(book, "Rejects")
-    # File lines: each hold a line break (LF, CR) inside a quoted field.
-    assert [(r["line"], r["reason"]) for r in rejects] == [(10, "invalid_phone"), (11, "missing_phone")]
+    # Rows as a spreadsheet numbers them (header = 1), even though each hold a
+    # line break (LF, CR) inside a quoted field.
+    assert [(r["line"], r["reason"]) for r in rejects] == [(8, "invalid_phone"), (9, "missing_phone")]
     assert rejects[1]["original_row"] == "R-8,,=Nobody,000130,,,,"  # the row as it was in the file
     _, days = rows_of(book, "Abandonment")
     assert sum(d["attempts"] for d in days) == len(attempts)
