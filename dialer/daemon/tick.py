@@ -11,7 +11,11 @@ Order inside a tick:
 2. **Pace.** Per active, non-preview campaign: build the pacing snapshot, ask the policy,
    apply the caps (CPS, lines).
 3. **Dial.** Claim that many due records; run the compliance gates on each (DNC, attempts,
-   caller ID, window — at dial time); write the attempt; then ask the provider to dial.
+   caller ID, ring time, campaign schedule, window, UK repeat lockouts — at dial time);
+   write the attempt; then ask the provider to dial.
+
+Predictive campaigns whose abandon meter (30 days US, 24 h UK) leaves no room for another
+abandoned call dial progressively for that tick; the tick's reason says so.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from dialer.domain import compliance, pacing, windows
 from dialer.domain.campaigns import Campaign, CampaignStatus, DialMode
 from dialer.domain.records import AttemptState, Record, RecordStatus
 from dialer.domain.results import CallResult
+from dialer.domain.schedule import ScheduleState
 from dialer.domain.treatments import RetryDecision, RetryPolicy
 from dialer.errors import (
     AlreadyExists,
@@ -233,29 +238,57 @@ def apply_update(ctx: Context, update: CallUpdate, *, campaign: Campaign, now: d
 
 
 def retry_policy(campaign: Campaign) -> RetryPolicy:
-    return RetryPolicy(max_attempts=campaign.max_attempts)
+    """The default treatments with the campaign's overrides (``treatments`` in its options)."""
+    return RetryPolicy(max_attempts=campaign.max_attempts).with_overrides(campaign.compliance_options().treatments)
 
 
 def decide_next(campaign: Campaign, record: Record, result: CallResult, *, now: datetime) -> RetryDecision:
-    """The treatment's proposal, with any retry clamped into the record's next calling window."""
+    """The treatment's proposal, never earlier than the profile's repeat lockout, clamped into
+    the record's next calling window and the campaign schedule (never moved earlier)."""
+    options = campaign.compliance_options()
+    zones = record.zones or campaign.fallback_zones
     decision = retry_policy(campaign).next_attempt(
         result=result,
         attempts=record.attempts,
         occurrences=int(record.result_counts.get(result.value, 1)),
         now=now,
+        zone=zones[0] if zones else campaign.zone,
     )
     if decision.retry_at is None:
         return decision
-    zones = record.zones or campaign.fallback_zones
+    lockout = options.profile.repeat_lockout(result)
+    if lockout is not None and decision.retry_at < now + lockout:
+        decision = RetryDecision(
+            status=decision.status,
+            retry_at=now + lockout,
+            reason=f"{decision.reason}; no redial within {lockout.total_seconds() / 3600:g} h "
+            f"({options.profile.name.upper()} profile)",
+        )
+    assert decision.retry_at is not None
     window = campaign.window.narrowed(record.daily_from, record.daily_till)
-    opens = windows.next_open(window, zones, decision.retry_at)
+    schedule = campaign.schedule()
+    if schedule is None:
+        opens = windows.next_open(window, zones, decision.retry_at)
+        where = "the calling window opens"
+    else:
+        opens = schedule.next_open(decision.retry_at, extra=[(window, zones)])
+        where = "the calling window and the campaign schedule are open"
     if opens is not None and opens > decision.retry_at:
         return RetryDecision(
             status=decision.status,
             retry_at=opens,
-            reason=f"{decision.reason}; moved to {opens:%Y-%m-%d %H:%M} UTC when the calling window opens",
+            reason=f"{decision.reason}; moved to {opens:%Y-%m-%d %H:%M} UTC when {where}",
         )
     return decision
+
+
+def abandon_budget(ctx: Context, campaign: Campaign, *, now: datetime) -> compliance.AbandonAssessment:
+    """The campaign's abandon meter over its profile's window (30 days US, 24 h UK). Calls
+    dialed in preview mode are not abandonment candidates and are left out."""
+    options = campaign.compliance_options()
+    budget = compliance.AbandonBudget(target=options.abandon_target, window=options.profile.abandon_window)
+    counts = ctx.store.outcome_counts(campaign.id, since=now - budget.window, exclude_modes=(DialMode.PREVIEW.value,))
+    return budget.assess(live_answers=counts.live_answers, abandoned=counts.abandoned)
 
 
 # ------------------------------------------------------------------------ pace
@@ -264,8 +297,25 @@ def pace_campaign(ctx: Context, campaign: Campaign, *, now: datetime, worker: st
         return CampaignTick(campaign=campaign.name, reason=f"paused: {campaign.pause_reason or 'by an operator'}")
     if campaign.mode is DialMode.PREVIEW:
         return CampaignTick(campaign=campaign.name, reason="preview: agents request records themselves")
+    schedule = campaign.schedule()
+    if schedule is not None:
+        state = schedule.check(now)
+        if state.state is ScheduleState.ENDED:
+            return CampaignTick(campaign=campaign.name, reason=f"campaign_ended: {state.reason}")
     snapshot = pacing_state.snapshot(ctx, campaign, now=now)
-    decision = pacing_state.policy_for(campaign).decide(snapshot)
+    policy = pacing_state.policy_for(campaign)
+    budget_note = None
+    if campaign.mode is DialMode.PREDICTIVE:
+        meter = abandon_budget(ctx, campaign, now=now)
+        if meter.force_progressive:
+            lines = float(campaign.options.get("lines_per_agent", 1.0) or 1.0)  # type: ignore[arg-type]
+            policy = pacing.Progressive(lines_per_agent=min(max(lines, 1.0), 2.0))
+            budget_note = meter.reason
+    decision = policy.decide(snapshot)
+    if budget_note is not None:
+        decision = pacing.PacingDecision(
+            calls_to_place=decision.calls_to_place, reason=f"{budget_note} — {decision.reason}", mode=decision.mode
+        )
     caps = pacing_state.caps_for(campaign, tick_seconds=ctx.settings.tick_seconds, backend_cps=ctx.telephony.max_cps)
     capped = pacing.apply_caps(
         decision,
@@ -301,6 +351,10 @@ def dial_records(
 ) -> tuple[int, Counter[str], list[str]]:
     """Claim due records and dial up to ``n`` of them that pass every gate."""
     placed, blocked, errors = 0, Counter[str](), []
+    options = campaign.compliance_options()
+    schedule = campaign.schedule()
+    profile = options.profile
+    lockouts = [d for d in (profile.repeat_after_abandon, profile.repeat_after_machine) if d is not None]
     for _ in range(20):  # gates may refuse claimed records; claim again, within reason
         if placed >= n:
             break
@@ -309,6 +363,9 @@ def dial_records(
         )
         if not claims:
             break
+        history = (
+            ctx.store.repeat_history([c.record.phone for c in claims], since=now - max(lockouts)) if lockouts else {}
+        )
         for i, claim in enumerate(claims):
             record = claim.record
             caller_id = campaign.caller_id_for(record.caller_id)
@@ -322,6 +379,10 @@ def dial_records(
                     allow_random_caller_id=campaign.allow_random_caller_id,
                     on_dnc=claim.on_dnc,
                     max_attempts=campaign.max_attempts,
+                    profile=profile,
+                    schedule=schedule,
+                    ring_timeout=campaign.ring_timeout,
+                    repeat=history.get(record.phone) if lockouts else None,
                 )
             )
             if not gate.allowed:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from dialer.domain import campaign_options
+from dialer.domain.schedule import CampaignSchedule
 from dialer.domain.windows import CallingWindow
 
 JSONValue = str | int | float | bool | None | list["JSONValue"] | dict[str, "JSONValue"]
@@ -91,6 +93,19 @@ class CampaignSpec:
             object.__setattr__(self, "timezone", default_timezone(self.region))
         if not self.fallback_zones:
             object.__setattr__(self, "fallback_zones", default_safe_zones(self.region))
+        # Compliance profile, abandon target, schedule and treatments: validated, canonical form.
+        object.__setattr__(self, "options", campaign_options.normalise(self.options))
+        if any(self.options.get(k) for k in campaign_options.SCHEDULE_KEYS):
+            self.schedule()  # the campaign's zone must exist for its schedule to mean anything
+
+    def compliance_options(self) -> campaign_options.CampaignOptions:
+        """The validated compliance profile, abandon target, schedule and treatment overrides."""
+        return campaign_options.parse(self.options)
+
+    def schedule(self) -> CampaignSchedule | None:
+        """The campaign's own days, hours and dates in its zone (None when it has none)."""
+        schedule = self.compliance_options().schedule(self.timezone or "UTC")
+        return None if schedule.unrestricted else schedule
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -109,6 +109,12 @@ def _boundary(day: date, wall: time, tz: ZoneInfo, *, opening: bool) -> datetime
     return max(a, b) if opening else min(a, b)
 
 
+def local_instant(day: date, wall: time, tz_name: str, *, opening: bool = True) -> datetime:
+    """The UTC instant of wall time ``wall`` on local ``day`` in ``tz_name``. When DST makes it
+    ambiguous or skipped, the later candidate for an opening and the earlier for a closing."""
+    return _boundary(day, wall, zone(tz_name), opening=opening)
+
+
 @lru_cache(maxsize=65536)
 def _day_interval(window: CallingWindow, tz_name: str, day: date) -> tuple[datetime, datetime] | None:
     """The UTC interval of ``window`` on local ``day`` in ``tz_name`` (None when closed that day)."""
@@ -167,6 +173,63 @@ def next_open(window: CallingWindow, zones: Sequence[str], at: datetime, *, days
     at = ensure_aware(at)
     for span in sorted({min(3, days), days}):  # most windows open within a day or two
         for lo, hi in open_intervals(window, zones, start=at, days=span):
+            if hi > at:
+                return max(lo, at)
+    return None
+
+
+#: One constraint on when dialing is allowed: a daily window evaluated in every zone listed.
+Constraint = tuple[CallingWindow, Sequence[str]]
+
+
+def joint_intervals(
+    constraints: Sequence[Constraint],
+    *,
+    start: datetime,
+    days: int = SEARCH_DAYS,
+    not_before: datetime | None = None,
+    not_after: datetime | None = None,
+) -> list[tuple[datetime, datetime]]:
+    """UTC intervals when *every* constraint is open (the callee's window and the campaign's
+    schedule, say), clipped to ``[not_before, not_after)`` when given."""
+    if not constraints:
+        raise ValueError("at least one window is needed")
+    window, zones = constraints[0]
+    result = open_intervals(window, zones, start=start, days=days)
+    for window, zones in constraints[1:]:
+        result = _intersect(result, open_intervals(window, zones, start=start, days=days))
+    if not_before is not None or not_after is not None:
+        lo_bound = ensure_aware(not_before) if not_before is not None else None
+        hi_bound = ensure_aware(not_after) if not_after is not None else None
+        clipped = []
+        for lo, hi in result:
+            lo = max(lo, lo_bound) if lo_bound is not None else lo
+            hi = min(hi, hi_bound) if hi_bound is not None else hi
+            if lo < hi:
+                clipped.append((lo, hi))
+        result = clipped
+    return result
+
+
+def joint_next_open(
+    constraints: Sequence[Constraint],
+    at: datetime,
+    *,
+    days: int = SEARCH_DAYS,
+    not_before: datetime | None = None,
+    not_after: datetime | None = None,
+) -> datetime | None:
+    """The first instant ≥ ``at`` when every constraint is open (and within the bounds)."""
+    at = ensure_aware(at)
+    if not_before is not None and at < not_before:
+        # Search from the start of the allowed period: it may be further away than ``days``.
+        at_search = ensure_aware(not_before)
+    else:
+        at_search = at
+    for span in sorted({min(3, days), days}):
+        for lo, hi in joint_intervals(
+            constraints, start=at_search, days=span, not_before=not_before, not_after=not_after
+        ):
             if hi > at:
                 return max(lo, at)
     return None
