@@ -135,7 +135,13 @@ NEVER_RETRIED: Mapping[CallResult, RecordStatus] = {
 
 
 def _default_final_status(result: CallResult) -> RecordStatus:
-    return NEVER_RETRIED.get(result, RecordStatus.EXHAUSTED)
+    """``final`` without a status: the result's own final status (FAX → bad_number), else exhausted."""
+    if result in NEVER_RETRIED:
+        return NEVER_RETRIED[result]
+    default = DEFAULT_TREATMENTS.get(result)
+    if default is not None and default.action is Action.FINAL:
+        return default.final_status
+    return RecordStatus.EXHAUSTED
 
 
 def parse_treatment(result: CallResult, spec: str) -> Treatment:

@@ -73,14 +73,29 @@ def parse_days(spec: str) -> frozenset[int]:
     if spec in ("", "all", "daily", "*"):
         return ALL_DAYS
     out: set[int] = set()
-    for part in spec.split(","):
-        part = part.strip()
-        if "-" in part:
-            a, b = (WEEKDAY_NAMES.index(p.strip()[:3]) for p in part.split("-"))
-            out.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
-        else:
-            out.add(WEEKDAY_NAMES.index(part[:3]))
+    try:
+        for part in spec.split(","):
+            part = part.strip()
+            if "-" in part:
+                a, b = (_weekday(p) for p in part.split("-"))
+                out.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
+            else:
+                out.add(_weekday(part))
+    except ValueError:
+        raise ValueError(f"calling days {spec!r} must look like mon-fri or mon,wed,fri") from None
     return frozenset(out)
+
+
+def _weekday(name: str) -> int:
+    """``mon``, ``Monday``, ``tues``… → 0..6 (0 = Monday)."""
+    name = name.strip().lower()
+    for i, full in enumerate(_FULL_DAY_NAMES):
+        if len(name) >= 3 and full.startswith(name):
+            return i
+    raise ValueError(name)
+
+
+_FULL_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 def format_days(days: Iterable[int]) -> str:
