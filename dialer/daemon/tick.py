@@ -292,6 +292,21 @@ def abandon_budget(ctx: Context, campaign: Campaign, *, now: datetime) -> compli
 
 
 # ------------------------------------------------------------------------ pace
+def guard_abandon_budget(
+    ctx: Context, campaign: Campaign, snapshot: pacing.PacingSnapshot, decision: pacing.PacingDecision, *, now: datetime
+) -> pacing.PacingDecision:
+    """A predictive decision, or — when the abandon meter leaves no room for another abandoned
+    call — the progressive one for this tick, with the meter's reason first."""
+    meter = abandon_budget(ctx, campaign, now=now)
+    if not meter.force_progressive:
+        return decision
+    lines = float(campaign.options.get("lines_per_agent", 1.0) or 1.0)  # type: ignore[arg-type]
+    fallback = pacing.Progressive(lines_per_agent=min(max(lines, 1.0), 2.0)).decide(snapshot)
+    return pacing.PacingDecision(
+        calls_to_place=fallback.calls_to_place, reason=f"{meter.reason} — {fallback.reason}", mode=fallback.mode
+    )
+
+
 def pace_campaign(ctx: Context, campaign: Campaign, *, now: datetime, worker: str) -> CampaignTick:
     if campaign.status is CampaignStatus.PAUSED:
         return CampaignTick(campaign=campaign.name, reason=f"paused: {campaign.pause_reason or 'by an operator'}")
@@ -303,19 +318,9 @@ def pace_campaign(ctx: Context, campaign: Campaign, *, now: datetime, worker: st
         if state.state is ScheduleState.ENDED:
             return CampaignTick(campaign=campaign.name, reason=f"campaign_ended: {state.reason}")
     snapshot = pacing_state.snapshot(ctx, campaign, now=now)
-    policy = pacing_state.policy_for(campaign)
-    budget_note = None
-    if campaign.mode is DialMode.PREDICTIVE:
-        meter = abandon_budget(ctx, campaign, now=now)
-        if meter.force_progressive:
-            lines = float(campaign.options.get("lines_per_agent", 1.0) or 1.0)  # type: ignore[arg-type]
-            policy = pacing.Progressive(lines_per_agent=min(max(lines, 1.0), 2.0))
-            budget_note = meter.reason
-    decision = policy.decide(snapshot)
-    if budget_note is not None:
-        decision = pacing.PacingDecision(
-            calls_to_place=decision.calls_to_place, reason=f"{budget_note} — {decision.reason}", mode=decision.mode
-        )
+    decision = pacing_state.policy_for(campaign).decide(snapshot)
+    if campaign.mode is DialMode.PREDICTIVE and decision.mode != "progressive":
+        decision = guard_abandon_budget(ctx, campaign, snapshot, decision, now=now)
     caps = pacing_state.caps_for(campaign, tick_seconds=ctx.settings.tick_seconds, backend_cps=ctx.telephony.max_cps)
     capped = pacing.apply_caps(
         decision,

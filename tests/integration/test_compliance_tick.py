@@ -7,8 +7,11 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from dialer.daemon import tick
+import pytest
+
+from dialer.daemon import pacing_state, tick
 from dialer.daemon.runner import run_virtual_until_done
+from dialer.domain import pacing
 from dialer.domain.campaigns import Campaign, DialMode
 from dialer.domain.clock import VirtualClock
 from dialer.domain.records import AttemptState, NewRecord, RecordStatus
@@ -194,8 +197,19 @@ def test_a_number_put_on_dnc_between_retries_is_never_dialed_again(
     assert len(store.attempts_for_record(record.id)) == 1  # never dialed after the opt-out
 
 
+class Overdial:
+    """A stand-in predictive policy that always wants eight calls."""
+
+    def decide(self, snap: pacing.PacingSnapshot) -> pacing.PacingDecision:
+        return pacing.PacingDecision(calls_to_place=8, reason="predictive: overdial 8", mode="predictive")
+
+
 def test_abandon_budget_forces_progressive_for_a_predictive_campaign(
-    store: SqlStore, campaign_factory: CampaignFactory, record_factory: RecordFactory, clock: VirtualClock
+    store: SqlStore,
+    campaign_factory: CampaignFactory,
+    record_factory: RecordFactory,
+    clock: VirtualClock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     now = clock.now()
     c = campaign_factory(agents=3, mode=DialMode.PREDICTIVE, options={"compliance_profile": "uk"})
@@ -210,17 +224,23 @@ def test_abandon_budget_forces_progressive_for_a_predictive_campaign(
     meter = tick.abandon_budget(context(store, clock), c, now=now)
     assert (meter.live_answers, meter.abandoned) == (100, 3)
     assert meter.force_progressive
-    record_factory(c)
+    for _ in range(10):
+        record_factory(c)
+    monkeypatch.setattr(pacing_state, "policy_for", lambda campaign: Overdial())
     report = tick.run_tick(context(store, clock), now=now, campaigns=[c.name])
     reason = report.campaigns[0].reason
     assert reason.startswith("abandon_budget: abandon rate 3.00% (3 of 100 live answers, last 24 h)")
-    assert "progressive" in reason
-    attempt = next(a for a in store.in_flight(c.id))
-    assert attempt.pacing_reason.startswith("abandon_budget")
+    assert "progressive: 3 idle of 3 agents" in reason
+    assert report.placed == 3  # one line per idle agent, not the predictive policy's eight
+    assert all(a.pacing_reason.startswith("abandon_budget") for a in store.in_flight(c.id))
 
 
 def test_abandon_budget_leaves_a_campaign_within_its_cap_alone(
-    store: SqlStore, campaign_factory: CampaignFactory, record_factory: RecordFactory, clock: VirtualClock
+    store: SqlStore,
+    campaign_factory: CampaignFactory,
+    record_factory: RecordFactory,
+    clock: VirtualClock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     now = clock.now()
     c = campaign_factory(agents=3, mode=DialMode.PREDICTIVE)  # US: 30-day window
@@ -230,6 +250,9 @@ def test_abandon_budget_leaves_a_campaign_within_its_cap_alone(
     meter = tick.abandon_budget(context(store, clock), c, now=now)
     assert not meter.force_progressive and meter.rule == "ok"
     assert "last 30 days" in meter.reason
-    record_factory(c)
+    for _ in range(10):
+        record_factory(c)
+    monkeypatch.setattr(pacing_state, "policy_for", lambda campaign: Overdial())
     report = tick.run_tick(context(store, clock), now=now, campaigns=[c.name])
-    assert "abandon_budget" not in report.campaigns[0].reason
+    assert report.campaigns[0].reason == "predictive: overdial 8"
+    assert report.placed == 8
