@@ -11,7 +11,7 @@ apply; every gate must allow before a call is placed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -252,12 +252,14 @@ class RepeatLockoutRule:
         until, why = repeat_lockout_until(ctx.profile, ctx.repeat)
         if until is None or until <= ctx.now:
             return ALLOW
+        # Held until the lockout ends *and* the callee's window and the campaign schedule are open.
+        opens = next_dialable(replace(ctx, now=until)) or until
         return ComplianceDecision(
             allowed=False,
             rule=self.name,
             reason=f"{ctx.record.phone} {why}; the {ctx.profile.name.upper()} profile allows no automated redial "
             f"before {until:%Y-%m-%d %H:%M} UTC (dial it in preview, with an agent on the line, to call sooner)",
-            until=until,
+            until=opens,
         )
 
 

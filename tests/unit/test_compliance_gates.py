@@ -413,3 +413,15 @@ def test_normalise_writes_canonical_json() -> None:
         "treatments": {"BUSY": "retry_in 20m x2"},
         "x": 1,
     }
+
+
+def test_a_lockout_ending_at_night_holds_the_record_until_the_window_opens() -> None:
+    london = replace(RECORD, phone="+442071234567", timezone="Europe/London", tz_candidates=("Europe/London",))
+    abandoned_at = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # lockout ends Thu 5 March 02:00 GMT
+    now = datetime(2026, 3, 3, 12, 0, tzinfo=UTC)
+    d = compliance.evaluate(
+        ctx(record=london, now=now, profile=UK, repeat=RepeatHistory(last_abandoned_at=abandoned_at))
+    )
+    assert d.rule == "repeat_lockout"
+    assert "before 2026-03-05 02:00 UTC" in d.reason
+    assert d.until == datetime(2026, 3, 5, 8, 0, tzinfo=UTC)  # 08:00 in London
