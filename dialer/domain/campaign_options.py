@@ -63,7 +63,7 @@ class CampaignOptions:
     def schedule(self, timezone: str) -> CampaignSchedule:
         window = None
         if self.schedule_hours or self.schedule_days:
-            window = CallingWindow.parse(self.schedule_hours or "00:00-23:59:59", self.schedule_days or "mon-sun")
+            window = CallingWindow.parse(self.schedule_hours or "00:00-24:00", self.schedule_days or "mon-sun")
         return CampaignSchedule(timezone=timezone, window=window, start_date=self.start_date, end_date=self.end_date)
 
 
@@ -107,7 +107,7 @@ def parse(options: Mapping[str, Any]) -> CampaignOptions:
     hours = options.get(SCHEDULE_HOURS_KEY) or None
     days = options.get(SCHEDULE_DAYS_KEY) or None
     if hours or days:
-        CallingWindow.parse(str(hours or "00:00-23:59:59"), str(days or "mon-sun"))  # raises with a clear message
+        CallingWindow.parse(str(hours or "00:00-24:00"), str(days or "mon-sun"))  # raises with a clear message
     start, end = _date(START_DATE_KEY, options.get(START_DATE_KEY)), _date(END_DATE_KEY, options.get(END_DATE_KEY))
     if start and end and end < start:
         raise ValueError(f"the campaign end date {end} is before its start date {start}")

@@ -23,6 +23,9 @@ from dialer.domain.clock import ensure_aware
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ALL_DAYS = frozenset(range(7))
 
+#: The latest representable closing time: ``24:00`` in a window means this.
+END_OF_DAY = time(23, 59, 59)
+
 #: How far ahead :func:`next_open` looks before concluding the window never opens.
 SEARCH_DAYS = 15
 
@@ -46,7 +49,8 @@ class CallingWindow:
         """Parse ``"08:00-21:00"`` and ``"mon-fri"`` / ``"mon,wed,fri"``."""
         try:
             start_s, end_s = (part.strip() for part in hours.replace("–", "-").split("-"))
-            start, end = time.fromisoformat(start_s), time.fromisoformat(end_s)
+            start = time.fromisoformat(start_s)
+            end = END_OF_DAY if end_s in ("24:00", "24:00:00") else time.fromisoformat(end_s)
         except ValueError as exc:
             raise ValueError(f"calling hours {hours!r} must look like 08:00-21:00") from exc
         return cls(start=start, end=end, days=parse_days(days))
@@ -65,7 +69,8 @@ class CallingWindow:
     def describe(self) -> str:
         if not self.days:
             return "never (the record's own hours do not overlap the campaign's)"
-        return f"{self.start:%H:%M}–{self.end:%H:%M} {format_days(self.days)}"
+        end = "24:00" if self.end == END_OF_DAY else f"{self.end:%H:%M}"
+        return f"{self.start:%H:%M}–{end} {format_days(self.days)}"
 
 
 def parse_days(spec: str) -> frozenset[int]:
