@@ -66,6 +66,11 @@ class CallingWindow:
             return CallingWindow(start=self.start, end=self.end, days=frozenset())  # never opens
         return CallingWindow(start=start, end=end, days=self.days)
 
+    def hours_text(self) -> str:
+        """The hours as :meth:`parse` reads them (``08:00-21:00``; ``24:00`` for the end of the day)."""
+        end = "24:00" if self.end == END_OF_DAY else f"{self.end:%H:%M}"
+        return f"{self.start:%H:%M}-{end}"
+
     def describe(self) -> str:
         if not self.days:
             return "never (the record's own hours do not overlap the campaign's)"

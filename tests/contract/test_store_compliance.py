@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import pytest
+
 from dialer.domain.campaigns import Campaign
 from dialer.domain.clock import VirtualClock
 from dialer.domain.records import NewRecord, RecordStatus
 from dialer.domain.results import CallResult
 from dialer.domain.treatments import RetryDecision
+from dialer.domain.windows import CallingWindow
 from dialer.store.repository import AttemptEnding, SqlStore
 
 
@@ -69,3 +72,22 @@ def test_outcome_counts_can_leave_out_preview_calls(
     dialer_only = store.outcome_counts(c.id, since=now - timedelta(days=1), exclude_modes=("preview",))
     assert (everything.live_answers, everything.abandoned) == (3, 2)
     assert (dialer_only.live_answers, dialer_only.abandoned) == (2, 1)
+
+
+def test_compliance_options_are_validated_before_they_are_stored(
+    store: SqlStore, campaign_factory: Callable[..., Campaign], clock: VirtualClock
+) -> None:
+    c = campaign_factory(options={"compliance_profile": "UK", "treatments": {"busy": "retry_in 20m x2"}})
+    assert c.options["compliance_profile"] == "uk" and c.options["treatments"] == {"BUSY": "retry_in 20m x2"}
+    updated = store.update_campaign(c.name, now=clock.now(), options={"end_date": "2026-04-01"})
+    assert updated.options["end_date"] == "2026-04-01" and updated.options["compliance_profile"] == "uk"
+    with pytest.raises(ValueError, match="legal 3% cap"):
+        store.update_campaign(c.name, now=clock.now(), options={"abandon_target": 0.5})
+    assert "abandon_target" not in store.get_campaign(c.name).options  # nothing written; it still loads
+
+
+def test_an_all_day_window_round_trips(store: SqlStore, campaign_factory: Callable[..., Campaign]) -> None:
+    c = campaign_factory(window=CallingWindow.parse("00:00-24:00", "mon-fri"))
+    loaded = store.get_campaign(c.name)
+    assert loaded.window == CallingWindow.parse("00:00-24:00", "mon-fri")
+    assert loaded.window.describe() == "00:00–24:00 mon-fri"
