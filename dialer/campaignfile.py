@@ -40,6 +40,7 @@ CAMPAIGN_KEYS = {
     "schedule_days",
     "start_date",
     "end_date",
+    "allow_relaxing",
 }
 #: [campaign] keys kept in the campaign's options JSON rather than in columns of their own.
 OPTION_KEYS = (
@@ -53,6 +54,7 @@ OPTION_KEYS = (
     "schedule_days",
     "start_date",
     "end_date",
+    "allow_relaxing",
 )
 
 

@@ -89,6 +89,11 @@ def campaign() -> None:
     help="Retry treatment override, e.g. 'BUSY=retry_in 30m +5m x3', 'NO_ANSWER=retry_at 10:00 after 12h x2', "
     "'FAX=final'. Repeat for several results.",
 )
+@click.option(
+    "--allow-relaxing",
+    is_flag=True,
+    help="Permit settings laxer than the compliance profile (US hours beyond 08:00-21:00, abandon target over 3%).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the campaign as JSON.")
 @pass_state
 def create(
@@ -117,6 +122,7 @@ def create(
     start_date: str | None,
     end_date: str | None,
     treatments: tuple[str, ...],
+    allow_relaxing: bool,
     as_json: bool,
 ) -> None:
     """Create campaign NAME."""
@@ -135,6 +141,8 @@ def create(
         )
         if v is not None and v != ""
     }
+    if allow_relaxing:
+        options["allow_relaxing"] = True
     if treatments:
         overrides = {}
         for item in treatments:
@@ -203,6 +211,8 @@ def compliance_dict(c: Campaign) -> dict[str, object]:
         "abandon_window": _window_text(opts.profile.abandon_window),
         "min_agents_predictive": opts.min_agents_predictive,
         "min_ring_seconds": opts.profile.min_ring_seconds,
+        "allow_relaxing": opts.allow_relaxing,
+        "effective_calling_window": c.effective_window().describe(),
         "schedule": schedule.describe() if schedule else "always",
         "treatment_overrides": {r.value: t.spec() for r, t in opts.treatments.items()},
     }

@@ -182,7 +182,7 @@ def explain_record(ctx: Context, handle: str, *, campaign: str | None, now: date
         compliance.DialContext(
             record=record,
             now=now,
-            window=c.window,
+            window=c.effective_window(),
             fallback_zones=c.fallback_zones,
             caller_id=c.caller_id_for(record.caller_id),
             allow_random_caller_id=c.allow_random_caller_id,

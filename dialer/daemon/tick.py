@@ -265,7 +265,7 @@ def decide_next(campaign: Campaign, record: Record, result: CallResult, *, now: 
             f"({options.profile.name.upper()} profile)",
         )
     assert decision.retry_at is not None
-    window = campaign.window.narrowed(record.daily_from, record.daily_till)
+    window = campaign.effective_window().narrowed(record.daily_from, record.daily_till)
     schedule = campaign.schedule()
     if schedule is None:
         opens = windows.next_open(window, zones, decision.retry_at)
@@ -358,6 +358,7 @@ def dial_records(
     placed, blocked, errors = 0, Counter[str](), []
     options = campaign.compliance_options()
     schedule = campaign.schedule()
+    effective_window = campaign.effective_window()
     profile = options.profile
     lockouts = [d for d in (profile.repeat_after_abandon, profile.repeat_after_machine) if d is not None]
     for _ in range(20):  # gates may refuse claimed records; claim again, within reason
@@ -378,7 +379,7 @@ def dial_records(
                 compliance.DialContext(
                     record=record,
                     now=now,
-                    window=campaign.window,
+                    window=effective_window,
                     fallback_zones=campaign.fallback_zones,
                     caller_id=caller_id,
                     allow_random_caller_id=campaign.allow_random_caller_id,

@@ -16,7 +16,13 @@ key                         meaning                                  default
 ``start_date``/``end_date`` first/last dialing day (inclusive)       none
 ``treatments``              ``{RESULT: spec}`` overrides, see        defaults
                             :func:`dialer.domain.treatments.parse_treatment`
+``allow_relaxing``          permit settings laxer than the profile   ``false``
+                            (abandon target over 3 %, US calling
+                            hours wider than 08:00–21:00)
 ==========================  =======================================  ==============
+
+Overrides may only be stricter than the profile unless ``allow_relaxing`` is set explicitly
+(outbound-domain.md §7).
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ SCHEDULE_DAYS_KEY = "schedule_days"
 START_DATE_KEY = "start_date"
 END_DATE_KEY = "end_date"
 TREATMENTS_KEY = "treatments"
+ALLOW_RELAXING_KEY = "allow_relaxing"
 SCHEDULE_KEYS = (SCHEDULE_HOURS_KEY, SCHEDULE_DAYS_KEY, START_DATE_KEY, END_DATE_KEY)
 
 DEFAULT_PROFILE = "us"
@@ -59,6 +66,30 @@ class CampaignOptions:
     start_date: date | None = None
     end_date: date | None = None
     treatments: Mapping[CallResult, Treatment] = field(default_factory=dict)
+    allow_relaxing: bool = False
+
+    def check_window(self, window: CallingWindow) -> None:
+        """Refuse a campaign calling window wider than the profile's legal hours."""
+        legal = self.profile.calling_hours
+        if legal is None or self.allow_relaxing:
+            return
+        if window.start < legal.start or window.end > legal.end:
+            raise ValueError(
+                f"the {self.profile.name.upper()} profile allows calls only {legal.start:%H:%M}–{legal.end:%H:%M} "
+                f"in the callee's local time ({self.profile.calling_hours_rule}); narrow --hours "
+                f"({window.start:%H:%M}–{window.end:%H:%M} given), or set allow_relaxing = true in the campaign "
+                "file if a stricter local rule does not apply"
+            )
+
+    def effective_window(self, window: CallingWindow) -> CallingWindow:
+        """The campaign's window narrowed to the profile's legal hours (unless relaxing is allowed)."""
+        legal = self.profile.calling_hours
+        if legal is None or self.allow_relaxing:
+            return window
+        start, end = max(window.start, legal.start), min(window.end, legal.end)
+        if not start < end:
+            return CallingWindow(start=window.start, end=window.end, days=frozenset())  # never opens
+        return CallingWindow(start=start, end=end, days=window.days & legal.days)
 
     def schedule(self, timezone: str) -> CampaignSchedule:
         window = None
@@ -90,7 +121,10 @@ def parse(options: Mapping[str, Any]) -> CampaignOptions:
         target = float(raw_target if raw_target is not None else DEFAULT_ABANDON_TARGET)
     except (TypeError, ValueError):
         raise ValueError(f"abandon target {raw_target!r} must be a fraction such as 0.025") from None
-    if not 0 < target <= MAX_ABANDON_TARGET:
+    relaxing = options.get(ALLOW_RELAXING_KEY, False)
+    if not isinstance(relaxing, bool):
+        raise ValueError(f"allow_relaxing {relaxing!r} must be true or false")
+    if not 0 < target <= (0.5 if relaxing else MAX_ABANDON_TARGET):
         raise ValueError(
             f"abandon target {target:g} must be above 0 and at most {MAX_ABANDON_TARGET:g} (the legal 3% cap); "
             "give a fraction, e.g. 0.025 for 2.5%"
@@ -123,6 +157,7 @@ def parse(options: Mapping[str, Any]) -> CampaignOptions:
         start_date=start,
         end_date=end,
         treatments=parse_treatments(raw_treatments),
+        allow_relaxing=relaxing,
     )
 
 

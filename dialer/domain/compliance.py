@@ -35,6 +35,9 @@ class ComplianceProfile:
     repeat_after_machine: timedelta | None = None
     """No automated redial of a number this soon after an answering machine took the call."""
     min_ring_seconds: int = 15
+    calling_hours: CallingWindow | None = None
+    """The legal calling hours in the callee's local time (None: campaign-defined)."""
+    calling_hours_rule: str = ""
 
     def repeat_lockout(self, result: CallResult) -> timedelta | None:
         """How long a number rests after ``result`` under this profile (None: no lockout)."""
@@ -50,6 +53,8 @@ PROFILES: dict[str, ComplianceProfile] = {
         name="us",
         description="US (FTC TSR 16 CFR 310, FCC 47 CFR 64.1200): abandon rate ≤ cap per 30 days",
         abandon_window=timedelta(days=30),
+        calling_hours=CallingWindow(),
+        calling_hours_rule="FTC TSR 16 CFR 310.4(c)",
     ),
     "uk": ComplianceProfile(
         name="uk",

@@ -87,7 +87,7 @@ def test_compliance_options_are_validated_before_they_are_stored(
 
 
 def test_an_all_day_window_round_trips(store: SqlStore, campaign_factory: Callable[..., Campaign]) -> None:
-    c = campaign_factory(window=CallingWindow.parse("00:00-24:00", "mon-fri"))
+    c = campaign_factory(window=CallingWindow.parse("00:00-24:00", "mon-fri"), options={"compliance_profile": "uk"})
     loaded = store.get_campaign(c.name)
     assert loaded.window == CallingWindow.parse("00:00-24:00", "mon-fri")
     assert loaded.window.describe() == "00:00–24:00 mon-fri"

@@ -38,6 +38,11 @@ def test_create_with_compliance_schedule_and_treatment_flags(dialer: Dialer) -> 
     text = dialer("campaign", "show", "uk-spring").out
     assert "Retry treatments" in text and "campaign override" in text
     assert "cap 2.0% per 24h" in text
+    relaxed = dialer("campaign", "create", "late", "--flow-id", "f", "--hours", "07:00-22:00", "--allow-relaxing")
+    assert relaxed.code == 0, relaxed.err
+    assert json.loads(dialer("campaign", "show", "late", "--json").out)["effective_calling_window"] == (
+        "07:00–22:00 mon-sun"
+    )
 
 
 @pytest.mark.parametrize(
@@ -49,6 +54,7 @@ def test_create_with_compliance_schedule_and_treatment_flags(dialer: Dialer) -> 
         (["--treatment", "BUSY"], "RESULT=SPEC"),
         (["--start-date", "2026-05-01", "--end-date", "2026-04-01"], "before its start date"),
         (["--schedule-days", "weekdays"], "weekdays"),
+        (["--hours", "07:00-22:00"], "allows calls only 08:00–21:00 in the callee's local time"),
     ],
 )
 def test_bad_compliance_flags_name_the_fix(dialer: Dialer, args: list[str], message: str) -> None:

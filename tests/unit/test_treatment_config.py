@@ -199,3 +199,27 @@ def test_retries_always_land_inside_the_window_and_never_earlier_than_proposed(
     assert proposed.retry_at is not None and d.retry_at >= proposed.retry_at
     assert windows.is_open(CallingWindow(), [zone], d.retry_at)
     assert d.retry_at.astimezone(ZoneInfo(c.zone)).weekday() < 5
+
+
+def test_us_hours_may_only_be_narrowed_unless_relaxing_is_allowed() -> None:
+    from dialer.domain.campaigns import CampaignSpec
+
+    wide = CallingWindow.parse("07:00-22:00")
+    with pytest.raises(ValueError, match=r"allows calls only 08:00–21:00 .*FTC TSR"):
+        CampaignSpec(name="c", flow_id="f", window=wide)
+    assert CampaignSpec(name="c", flow_id="f", window=wide, options={"allow_relaxing": True}).window == wide
+    assert CampaignSpec(name="c", flow_id="f", window=wide, options={"compliance_profile": "uk"}).window == wide
+    assert CampaignSpec(name="c", flow_id="f", window=CallingWindow.parse("09:00-20:00")).window.start == time(9, 0)
+    with pytest.raises(ValueError, match="legal 3% cap"):
+        CampaignSpec(name="c", flow_id="f", options={"abandon_target": 0.05})
+    assert CampaignSpec(name="c", flow_id="f", options={"abandon_target": 0.05, "allow_relaxing": True})
+
+
+def test_a_stored_campaign_with_wide_hours_still_loads_and_is_dialed_only_in_legal_hours() -> None:
+    stored = Campaign(
+        id=1, name="old", flow_id="f", caller_ids=("+12125550100",), window=CallingWindow.parse("07:00-22:00")
+    )
+    assert stored.effective_window() == CallingWindow()
+    late = datetime(2026, 3, 3, 2, 30, tzinfo=UTC)  # 21:30 EST: inside the stored window, outside the law
+    d = decide_next(stored, record(result_counts={"BUSY": 1}), CallResult.BUSY, now=late - timedelta(minutes=30))
+    assert d.retry_at == datetime(2026, 3, 3, 13, 0, tzinfo=UTC)  # 08:00 EST, not 07:00
