@@ -98,6 +98,8 @@ class CampaignSpec:
             object.__setattr__(self, "fallback_zones", default_safe_zones(self.region))
         # Compliance profile, abandon target, schedule and treatments: validated, canonical form.
         object.__setattr__(self, "options", campaign_options.normalise(self.options))
+        # Parsed once: the tick reads these for every claim and every ended call.
+        object.__setattr__(self, "_compliance", campaign_options.parse(self.options))
         if self._new:
             # Only new campaigns: one stored before the rule existed must still load (the gates
             # narrow its window to the legal hours at dial time, see effective_window).
@@ -107,7 +109,8 @@ class CampaignSpec:
 
     def compliance_options(self) -> campaign_options.CampaignOptions:
         """The validated compliance profile, abandon target, schedule and treatment overrides."""
-        return campaign_options.parse(self.options)
+        parsed: campaign_options.CampaignOptions = self.__dict__["_compliance"]
+        return parsed
 
     def effective_window(self) -> CallingWindow:
         """The calling window the gates use: the campaign's, within the profile's legal hours."""
