@@ -15,6 +15,10 @@ from dialer.domain.campaigns import Campaign, CampaignStatus, DialMode
 from dialer.domain.records import Record, RecordStatus
 from dialer.errors import DialerError, NotFound
 from dialer.reports.figures import ABANDON_CAP
+from dialer.store.repository import PacingNote
+
+#: A campaign whose newest pacing decision is older than this has no dialer running.
+DAEMON_SILENT_AFTER = timedelta(seconds=60)
 
 #: Plain-language meaning of each reason code shown by `dialer status`.
 REASONS = {
@@ -28,6 +32,7 @@ REASONS = {
     "cps_cap": "due, held back by the calls-per-second cap",
     "line_cap": "due, held back by the concurrent-lines cap",
     "due": "due now: will be dialed on the next tick",
+    "no_dialer_running": "due, but no `dialer run` has paced this campaign in the last minute: start one",
     "dnc_internal": "on the do-not-call list",
     "max_attempts": "maximum attempts reached",
     "provider_unavailable": "the provider was unavailable; retrying shortly",
@@ -40,6 +45,7 @@ def campaign_status(ctx: Context, c: Campaign, *, now: datetime) -> dict[str, An
     month = ctx.store.outcome_counts(c.id, since=now - timedelta(days=30))
     day = ctx.store.outcome_counts(c.id, since=now - timedelta(hours=24))
     not_dialing: dict[str, int] = dict(ctx.store.waiting_breakdown(c.id, now=now))
+    note = ctx.store.pacing_note(c.id)
     due = ctx.store.due_records(c.id, now=now)
     same_number = ctx.store.skipped_for_in_flight(c.id, now=now)
     if same_number:
@@ -56,6 +62,10 @@ def campaign_status(ctx: Context, c: Campaign, *, now: datetime) -> dict[str, An
                 not_dialing["no_idle_agents"] = due
             elif c.max_lines is not None and snap.lines_in_use >= c.max_lines:
                 not_dialing["line_cap"] = due
+            elif note is None or now - note.decided_at > DAEMON_SILENT_AFTER:
+                not_dialing["no_dialer_running"] = due
+            elif note.capped_by and note.capped_by.startswith("CPS"):
+                not_dialing["cps_cap"] = due
             else:
                 not_dialing["due"] = due
     for final in ("do_not_call", "exhausted"):
@@ -74,8 +84,22 @@ def campaign_status(ctx: Context, c: Campaign, *, now: datetime) -> dict[str, An
         "abandon_cap": ABANDON_CAP,
         "live_answers_30d": month.live_answers,
         "records_by_status": dict(sorted(by_status.items())),
+        "pacing": None if note is None else pacing_dict(note, now=now),
         "not_dialing": dict(sorted(not_dialing.items(), key=lambda kv: -kv[1])),
         "reasons": {k: REASONS.get(k, k) for k in not_dialing},
+    }
+
+
+def pacing_dict(note: PacingNote, *, now: datetime) -> dict[str, Any]:
+    return {
+        "decided_at": note.decided_at.isoformat(),
+        "seconds_ago": round((now - note.decided_at).total_seconds(), 1),
+        "reason": note.reason,
+        "wanted": note.wanted,
+        "placed": note.placed,
+        "capped_by": note.capped_by,
+        "blocked_by_gates": dict(note.blocked),
+        "last_placed_at": note.last_placed_at.isoformat() if note.last_placed_at else None,
     }
 
 
@@ -91,6 +115,15 @@ def print_status(rows: list[dict[str, Any]]) -> None:
             f"{'n/a' if rate is None else f'{rate:.2%}'} of {row['live_answers_30d']} live answers (cap 3%)"
         )
         out.print("  records: " + ", ".join(f"{k} {v}" for k, v in row["records_by_status"].items()))
+        pacing = row["pacing"]
+        if pacing is None:
+            out.print("  pacing: never paced (no `dialer run` has looked at this campaign yet)")
+        else:
+            gates = ", ".join(f"{k} {v}" for k, v in pacing["blocked_by_gates"].items())
+            out.print(
+                f"  pacing {pacing['seconds_ago']:g} s ago: {pacing['reason']}"
+                + (f" (gates refused: {gates})" if gates else "")
+            )
         if row["not_dialing"]:
             table = Table("why not dialing right now", "records", "meaning", box=None, padding=(0, 2))
             for reason, n in row["not_dialing"].items():

@@ -38,7 +38,7 @@ from dialer.errors import (
     TelephonyRejected,
     TelephonyUnavailable,
 )
-from dialer.store.repository import AttemptEnding, AttemptProgress, InFlightCall
+from dialer.store.repository import AttemptEnding, AttemptProgress, InFlightCall, PacingNote
 from dialer.telephony.base import CallHandle, CallRequest, CallUpdate
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,8 @@ CAMPAIGN_BLOCK_RECHECK = timedelta(minutes=10)
 LEASE_SWEEP_EVERY = timedelta(seconds=60)
 #: An uncertain placement with no call found after this long is settled as never placed.
 RECONCILE_AFTER = timedelta(seconds=90)
+#: An unchanged pacing decision is written again this often, so status shows the daemon is alive.
+NOTE_REFRESH = timedelta(seconds=15)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,7 +91,9 @@ def run_tick(
     for campaign in by_id.values():
         if campaigns is not None and campaign.name not in campaigns:
             continue
-        reports.append(pace_campaign(ctx, campaign, now=now, worker=worker))
+        paced = pace_campaign(ctx, campaign, now=now, worker=worker)
+        note_pacing(ctx, campaign, paced, now=now)
+        reports.append(paced)
     placed = sum(r.placed for r in reports)
     report = TickReport(
         now=now,
@@ -109,6 +113,26 @@ def run_tick(
                 extra={"action": "tick", "campaign": r.campaign, "placed": r.placed, "reason": r.reason},
             )
     return report
+
+
+def note_pacing(ctx: Context, campaign: Campaign, paced: CampaignTick, *, now: datetime) -> None:
+    """Write the campaign's decision for `dialer status` when it changed (or every NOTE_REFRESH)."""
+    key = (paced.reason, paced.wanted, paced.placed, paced.capped_by, tuple(sorted(paced.blocked.items())))
+    last = ctx.pacing_notes.get(campaign.id)
+    if last is not None and last[0] == key and now - last[1] < NOTE_REFRESH:
+        return
+    ctx.store.note_pacing(
+        campaign.id,
+        PacingNote(
+            decided_at=now,
+            wanted=paced.wanted,
+            placed=paced.placed,
+            capped_by=paced.capped_by,
+            reason=paced.reason,
+            blocked=paced.blocked,
+        ),
+    )
+    ctx.pacing_notes[campaign.id] = (key, now)
 
 
 # --------------------------------------------------------------------- collect

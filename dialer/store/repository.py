@@ -32,6 +32,7 @@ from dialer.store.types import (
     FinishedAttempt,
     InFlightCall,
     OutcomeCounts,
+    PacingNote,
     campaign_scope,
 )
 
@@ -57,6 +58,7 @@ __all__ = [
     "ImportWriter",
     "InFlightCall",
     "OutcomeCounts",
+    "PacingNote",
     "SqlStore",
     "campaign_scope",
 ]

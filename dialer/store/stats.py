@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, case, func, select, type_coerce
+from sqlalchemy import and_, bindparam, case, func, insert, select, type_coerce, update
 
 from dialer.domain.records import FINAL_STATUSES, RecordStatus
-from dialer.store.base import StoreBase, attempts_t, records_t
+from dialer.store.base import StoreBase, attempts_t, pacing_log_t, records_t
 from dialer.store.tables import UTCDateTime
-from dialer.store.types import DueSummary, OutcomeCounts
+from dialer.store.types import DueSummary, OutcomeCounts, PacingNote
 
 _UNFINISHED = [s.value for s in RecordStatus if s not in FINAL_STATUSES]
 _DUE_SUMMARY = select(
@@ -99,6 +99,40 @@ class StatsStore(StoreBase):
             talk = [_seconds(a, b) for a, b in conn.execute(connected)]
             delays = [_seconds(a, b) for a, b in conn.execute(answered)]
         return list(reversed(talk)), list(reversed(delays))
+
+    def note_pacing(self, campaign_id: int, note: PacingNote) -> None:
+        """Keep ``note`` as the campaign's newest pacing decision (``last_placed_at`` survives)."""
+        values = {
+            "decided_at": note.decided_at,
+            "wanted": note.wanted,
+            "placed": note.placed,
+            "capped_by": note.capped_by,
+            "reason": note.reason,
+            "blocked": dict(note.blocked),
+        }
+        if note.placed:
+            values["last_placed_at"] = note.decided_at
+        with self._tx() as conn:
+            changed = conn.execute(
+                update(pacing_log_t).where(pacing_log_t.c.campaign_id == campaign_id).values(**values)
+            ).rowcount
+            if not changed:
+                conn.execute(insert(pacing_log_t).values(campaign_id=campaign_id, **values))
+
+    def pacing_note(self, campaign_id: int) -> PacingNote | None:
+        with self._tx() as conn:
+            row = conn.execute(select(pacing_log_t).where(pacing_log_t.c.campaign_id == campaign_id)).first()
+        if row is None:
+            return None
+        return PacingNote(
+            decided_at=row.decided_at,
+            wanted=row.wanted,
+            placed=row.placed,
+            capped_by=row.capped_by,
+            reason=row.reason,
+            blocked={str(k): int(v) for k, v in (row.blocked or {}).items()},
+            last_placed_at=row.last_placed_at,
+        )
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float:

@@ -250,3 +250,19 @@ class CampaignEventRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     kind: Mapped[str] = mapped_column(String(40))
     message: Mapped[str] = mapped_column(Text)
+
+
+class PacingLogRow(Base):
+    """The newest pacing decision of each campaign, so `dialer status` (another process) can show it."""
+
+    __tablename__ = "pacing_log"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    wanted: Mapped[int] = mapped_column(Integer, default=0)
+    placed: Mapped[int] = mapped_column(Integer, default=0)
+    capped_by: Mapped[str | None] = mapped_column(String(80))
+    reason: Mapped[str] = mapped_column(Text)
+    blocked: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """Records the compliance gates refused in that tick, by rule."""
+    last_placed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -122,3 +122,16 @@ class OutcomeCounts:
 
     def count(self, *results: CallResult) -> int:
         return sum(self.by_outcome.get(r.value, 0) for r in results)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PacingNote:
+    """A campaign's newest pacing decision, as the daemon wrote it."""
+
+    decided_at: datetime
+    wanted: int
+    placed: int
+    capped_by: str | None
+    reason: str
+    blocked: Mapping[str, int] = field(default_factory=dict)
+    last_placed_at: datetime | None = None
