@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from dialer.context import Context
 from dialer.daemon import tick
@@ -370,6 +371,21 @@ def skip(
     ctx.store.release_record(record.id, now=now, next_dial_at=now, blocked_detail=detail)
     ctx.store.add_campaign_event(c.id, kind="preview_skip", message=f"{handle}: {detail}", now=now)
     return DeskResult(handle=handle, action="skip", status="ready", next_dial_at=now, message=detail)
+
+
+def parse_time(ctx: Context, handle: str, text: str, *, campaign: str | None = None) -> datetime:
+    """An ISO 8601 time for :func:`reschedule`; without a zone it is in the campaign's zone."""
+    try:
+        at = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise PreviewError(
+            f"cannot read the time {text!r}: use ISO 8601, e.g. 2026-03-03T14:30 (the campaign's zone) "
+            "or 2026-03-03T14:30-05:00"
+        ) from exc
+    if at.tzinfo is None:
+        c, _ = _locate(ctx, handle, campaign)
+        at = at.replace(tzinfo=ZoneInfo(c.zone))
+    return at
 
 
 def reschedule(

@@ -315,7 +315,7 @@ class DialingStore(StoreBase):
                 "answered_at": ending.answered_at or arow["answered_at"],
                 "connected_at": ending.connected_at or arow["connected_at"],
                 "duration_s": ending.duration_s,
-                "agent": ending.agent or arow["agent"],
+                "agent": arow["agent"] or ending.agent,
                 "raw": dict(ending.raw) if ending.raw is not None else None,
                 "updated_at": now,
             }
