@@ -224,9 +224,8 @@ def apply_update(ctx: Context, update: CallUpdate, *, campaign: Campaign, now: d
     )
     if finished is None:
         return 0
-    if finished.attempt.preview:  # agents' preview calls are never abandonment candidates
-        return 1
-    pacing_state.observe_ending(ctx, campaign, finished.attempt)
+    if not finished.attempt.preview:  # agents' preview calls are never abandonment candidates
+        pacing_state.observe_ending(ctx, campaign, finished.attempt)
     if outcome is CallResult.DO_NOT_CALL:
         ctx.store.add_dnc(
             [finished.attempt.number_dialed],
