@@ -411,6 +411,7 @@ def place(
             now=now,
             preview=preview,
             agent=agent,
+            lease_owner=preview_rules.desk_owner(agent) if preview and agent else None,
         )
     except AlreadyExists:
         ctx.store.release_record(

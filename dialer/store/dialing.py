@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from dialer.domain.records import Attempt, AttemptState, Record, RecordStatus
 from dialer.domain.results import CallResult
 from dialer.domain.treatments import RetryDecision
-from dialer.errors import AlreadyExists, NotFound
+from dialer.errors import AlreadyExists, InvalidTransition, NotFound
 from dialer.store import convert
 from dialer.store.base import StoreBase, attempts_t, dnc_t, provider_events_t, records_t
 from dialer.store.types import (
@@ -197,25 +197,40 @@ class DialingStore(StoreBase):
         now: datetime,
         preview: bool = False,
         agent: str | None = None,
+        lease_owner: str | None = None,
     ) -> Attempt:
         """Write the attempt (state ``pending``) and move the record to ``dialing``, before
         the provider is called. Raises :class:`AlreadyExists` if the number is in flight.
 
-        ``preview`` marks a call an agent dialed from the preview desk (``agent``)."""
+        ``preview`` marks a call an agent dialed from the preview desk (``agent``). With
+        ``lease_owner`` the record must still be leased to that owner (checked in the same
+        statement), else :class:`InvalidTransition`: two clicks on Dial place one call."""
+        values = {
+            "blocked_reason": None,
+            "blocked_detail": None,
+            "blocked_until": None,
+            "last_attempt_at": now,
+            "updated_at": now,
+        }
         try:
             with self._tx() as conn:
-                self._move_record(
-                    conn,
-                    record.id,
-                    RecordStatus.DIALING,
-                    {
-                        "blocked_reason": None,
-                        "blocked_detail": None,
-                        "blocked_until": None,
-                        "last_attempt_at": now,
-                        "updated_at": now,
-                    },
-                )
+                if lease_owner is None:
+                    self._move_record(conn, record.id, RecordStatus.DIALING, values)
+                else:
+                    moved = conn.execute(
+                        update(records_t)
+                        .where(
+                            records_t.c.id == record.id,
+                            records_t.c.status == RecordStatus.LEASED.value,
+                            records_t.c.lease_owner == lease_owner,
+                        )
+                        .values(status=RecordStatus.DIALING.value, **values)
+                    )
+                    if moved.rowcount != 1:
+                        raise InvalidTransition(
+                            f"record {record.handle!r} is no longer leased to {lease_owner} "
+                            "(already dialed, or its lock expired)"
+                        )
                 conn.execute(
                     _INSERT_ATTEMPT,
                     {

@@ -14,7 +14,7 @@ from dialer.domain.campaigns import Campaign, DialMode
 from dialer.domain.clock import VirtualClock
 from dialer.domain.records import AttemptState, NewRecord, RecordStatus, RecordType
 from dialer.domain.results import CallResult
-from dialer.errors import NotFound
+from dialer.errors import InvalidTransition, NotFound
 from dialer.settings import load_settings
 from dialer.sim.callcentre import CallModel
 from dialer.store.repository import SqlStore
@@ -334,3 +334,18 @@ def test_do_not_call_without_a_call_ends_the_record_and_lists_the_number(
     assert result.status == "do_not_call"
     assert store.get_record(c.id, record.handle).status is RecordStatus.DO_NOT_CALL
     assert store.dnc_hits([record.phone], campaign_id=c.id) == {record.phone}
+
+
+def test_a_record_is_dialed_once_even_if_dial_races_itself(
+    store: SqlStore, campaign_factory: CampaignFactory, record_factory: RecordFactory, clock: VirtualClock
+) -> None:
+    c = preview_campaign(campaign_factory)
+    new = record_factory(c)
+    ctx = context(store, clock)
+    preview.next_record(ctx, c.name, "alice", now=clock.now())
+    record = store.get_record(c.id, new.handle)  # what both clicks read before either wrote
+    assert tick.place(ctx, c, record, caller_id=None, reason="one", now=clock.now(), preview=True, agent="alice")
+    with pytest.raises(InvalidTransition, match="no longer leased to agent:alice"):
+        tick.place(ctx, c, record, caller_id=None, reason="two", now=clock.now(), preview=True, agent="alice")
+    assert len(store.attempts_for_record(record.id)) == 1
+    assert store.get_record(c.id, new.handle).status is RecordStatus.DIALING
