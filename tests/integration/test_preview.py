@@ -15,6 +15,7 @@ from dialer.domain.clock import VirtualClock
 from dialer.domain.records import AttemptState, NewRecord, RecordStatus, RecordType
 from dialer.domain.results import CallResult
 from dialer.errors import InvalidTransition, NotFound
+from dialer.reports.metrics import campaign_metrics
 from dialer.settings import load_settings
 from dialer.sim.callcentre import CallModel
 from dialer.store.repository import SqlStore
@@ -241,6 +242,8 @@ def test_preview_calls_are_not_abandonment_candidates(
     counts = store.outcome_counts(c.id)
     assert counts.attempts == 1 and counts.preview_attempts == 1
     assert counts.abandoned == 0 and counts.live_answers == 0 and counts.abandon_rate is None
+    metrics = campaign_metrics(store, c)
+    assert metrics.preview_attempts == 1 and metrics.abandoned == 0 and metrics.abandon_rate is None
     with store.report_snapshot(zone="America/New_York", now=clock.now()) as reader:
         totals = reader.outcome_totals(c.id)
         previews = reader.preview_totals(c.id)
