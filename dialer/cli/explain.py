@@ -36,6 +36,7 @@ REASONS = {
     "dnc_internal": "on the do-not-call list",
     "max_attempts": "maximum attempts reached",
     "provider_unavailable": "the provider was unavailable; retrying shortly",
+    "locked_by_agent": "on an agent's preview desk (requested, being dialed or awaiting a disposition)",
 }
 
 
@@ -68,6 +69,9 @@ def campaign_status(ctx: Context, c: Campaign, *, now: datetime) -> dict[str, An
                 not_dialing["cps_cap"] = due
             else:
                 not_dialing["due"] = due
+    locked = ctx.store.locked_by_agents(c.id) if c.mode is DialMode.PREVIEW else {}
+    if locked:
+        not_dialing["locked_by_agent"] = sum(locked.values())
     for final in ("do_not_call", "exhausted"):
         if by_status.get(final):
             key = "dnc_internal" if final == "do_not_call" else "max_attempts"
@@ -87,6 +91,7 @@ def campaign_status(ctx: Context, c: Campaign, *, now: datetime) -> dict[str, An
         "pacing": None if note is None else pacing_dict(note, now=now),
         "not_dialing": dict(sorted(not_dialing.items(), key=lambda kv: -kv[1])),
         "reasons": {k: REASONS.get(k, k) for k in not_dialing},
+        "locked_by_agent": dict(sorted(locked.items())),
     }
 
 
@@ -129,6 +134,8 @@ def print_status(rows: list[dict[str, Any]]) -> None:
             for reason, n in row["not_dialing"].items():
                 table.add_row(reason, str(n), row["reasons"][reason])
             out.print(table)
+        if row.get("locked_by_agent"):
+            out.print("  on agents' desks: " + ", ".join(f"{a} {n}" for a, n in row["locked_by_agent"].items()))
 
 
 def explain_record(ctx: Context, handle: str, *, campaign: str | None, now: datetime) -> dict[str, Any]:

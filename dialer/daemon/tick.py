@@ -16,6 +16,7 @@ Order inside a tick:
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections import Counter
@@ -26,6 +27,7 @@ from datetime import datetime, timedelta
 from dialer.context import Context
 from dialer.daemon import pacing_state
 from dialer.domain import compliance, pacing, windows
+from dialer.domain import preview as preview_rules
 from dialer.domain.campaigns import Campaign, CampaignStatus, DialMode
 from dialer.domain.records import AttemptState, Record, RecordStatus
 from dialer.domain.results import CallResult
@@ -85,6 +87,7 @@ def run_tick(
     ctx.campaigns = {c.name: c for c in by_id.values()}
     if ctx.lease_sweep_at is None or now >= ctx.lease_sweep_at:
         ctx.store.release_expired_leases(list(by_id), now=now)
+        settle_expired_holds(ctx, list(by_id.values()), now=now)
         ctx.lease_sweep_at = now + LEASE_SWEEP_EVERY
     updates, ended, before = collect(ctx, now=now, campaigns=by_id)
     reports = []
@@ -240,12 +243,13 @@ def apply_update(ctx: Context, update: CallUpdate, *, campaign: Campaign, now: d
             error=update.note,
             raw=update.raw,
         ),
-        decide=lambda record, result: decide_next(campaign, record, result, now=now),
+        decide=lambda record, result: decide_after_call(campaign, record, result, now=now),
         now=now,
     )
     if finished is None:
         return 0
-    pacing_state.observe_ending(ctx, campaign, finished.attempt)
+    if not finished.attempt.preview:  # agents' preview calls are never abandonment candidates
+        pacing_state.observe_ending(ctx, campaign, finished.attempt)
     if outcome is CallResult.DO_NOT_CALL:
         ctx.store.add_dnc(
             [finished.attempt.number_dialed],
@@ -254,6 +258,29 @@ def apply_update(ctx: Context, update: CallUpdate, *, campaign: Campaign, now: d
             now=now,
         )
     return 1
+
+
+def decide_after_call(campaign: Campaign, record: Record, result: CallResult, *, now: datetime) -> RetryDecision:
+    """A preview call (dialed from an agent's desk) waits for the agent's disposition; any
+    other call goes straight through the retry treatments."""
+    agent = preview_rules.agent_of(record.lease_owner)
+    if agent is not None:
+        return preview_rules.hold_after_call(agent, result, now=now, lock=preview_rules.lock_length(campaign.options))
+    return decide_next(campaign, record, result, now=now)
+
+
+def settle_expired_holds(ctx: Context, campaigns: Sequence[Campaign], *, now: datetime) -> int:
+    """Preview calls whose agent gave no disposition before the lock expired: the call's own
+    result goes through the retry treatments, and the record returns to the pool."""
+    by_id = {c.id: c for c in campaigns if c.mode is DialMode.PREVIEW}
+    if not by_id:
+        return 0
+    settled = 0
+    for _record_id, campaign_id, attempt_id in ctx.store.expired_holds(list(by_id), now=now):
+        decide = functools.partial(decide_next, by_id[campaign_id], now=now)
+        ctx.store.dispose_attempt(attempt_id, result=None, disposition=None, decide=decide, now=now)
+        settled += 1
+    return settled
 
 
 def retry_policy(campaign: Campaign) -> RetryPolicy:
@@ -335,19 +362,9 @@ def dial_records(
             break
         for i, claim in enumerate(claims):
             record = claim.record
-            caller_id = campaign.caller_id_for(record.caller_id)
-            gate = compliance.evaluate(
-                compliance.DialContext(
-                    record=record,
-                    now=now,
-                    window=campaign.window,
-                    fallback_zones=campaign.fallback_zones,
-                    caller_id=caller_id,
-                    allow_random_caller_id=campaign.allow_random_caller_id,
-                    on_dnc=claim.on_dnc,
-                    max_attempts=campaign.max_attempts,
-                )
-            )
+            dial_ctx = dial_context(campaign, record, on_dnc=claim.on_dnc, now=now)
+            caller_id = dial_ctx.caller_id
+            gate = compliance.evaluate(dial_ctx)
             if not gate.allowed:
                 blocked[gate.rule] += 1
                 hold(ctx, record, gate, now=now)
@@ -365,6 +382,21 @@ def dial_records(
     return placed, blocked, errors
 
 
+def dial_context(campaign: Campaign, record: Record, *, on_dnc: bool, now: datetime) -> compliance.DialContext:
+    """What the compliance gates look at for ``record`` right now (the tick, the preview desk
+    and `dialer status --record` all build it here)."""
+    return compliance.DialContext(
+        record=record,
+        now=now,
+        window=campaign.window,
+        fallback_zones=campaign.fallback_zones,
+        caller_id=campaign.caller_id_for(record.caller_id),
+        allow_random_caller_id=campaign.allow_random_caller_id,
+        on_dnc=on_dnc,
+        max_attempts=campaign.max_attempts,
+    )
+
+
 def hold(ctx: Context, record: Record, gate: compliance.ComplianceDecision, *, now: datetime) -> None:
     """Apply a gate's refusal: end the record, or hold it until the gate may allow it."""
     if gate.final_status is not None:
@@ -377,10 +409,21 @@ def hold(ctx: Context, record: Record, gate: compliance.ComplianceDecision, *, n
 
 
 def place(
-    ctx: Context, campaign: Campaign, record: Record, *, caller_id: str | None, reason: str, now: datetime
+    ctx: Context,
+    campaign: Campaign,
+    record: Record,
+    *,
+    caller_id: str | None,
+    reason: str,
+    now: datetime,
+    preview: bool = False,
+    agent: str | None = None,
+    attempt_id: str | None = None,
 ) -> str:
-    """Write the attempt, then dial. Returns ``placed``, a skip reason, or ``stop``."""
-    attempt_id = str(uuid.uuid4())
+    """Write the attempt, then dial. Returns ``placed``, a skip reason, or ``stop``.
+
+    ``preview`` marks a call an agent dialed from the preview desk (``agent``)."""
+    attempt_id = attempt_id or str(uuid.uuid4())
     try:
         ctx.store.begin_attempt(
             record,
@@ -390,6 +433,9 @@ def place(
             caller_id=caller_id,
             pacing_reason=reason,
             now=now,
+            preview=preview,
+            agent=agent,
+            lease_owner=preview_rules.desk_owner(agent) if preview and agent else None,
         )
     except AlreadyExists:
         ctx.store.release_record(

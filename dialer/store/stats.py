@@ -56,15 +56,25 @@ class StatsStore(StoreBase):
         if until is not None:
             conditions.append(attempts_t.c.ended_at < until)
         query = (
-            select(attempts_t.c.outcome, func.count(), func.sum(case((attempts_t.c.was_missed, 1), else_=0)))
+            select(
+                attempts_t.c.outcome,
+                attempts_t.c.preview,
+                func.count(),
+                func.sum(case((attempts_t.c.was_missed, 1), else_=0)),
+            )
             .where(and_(*conditions))
-            .group_by(attempts_t.c.outcome)
+            .group_by(attempts_t.c.outcome, attempts_t.c.preview)
         )
         with self._tx() as conn:
             rows = conn.execute(query).all()
-        return OutcomeCounts(
-            by_outcome={o: int(n) for o, n, _ in rows if o}, missed=sum(int(m or 0) for _, _, m in rows)
-        )
+        by_outcome: dict[str, int] = {}
+        preview: dict[str, int] = {}
+        for outcome, is_preview, n, _ in rows:
+            if outcome:
+                by_outcome[outcome] = by_outcome.get(outcome, 0) + int(n)
+                if is_preview:
+                    preview[outcome] = preview.get(outcome, 0) + int(n)
+        return OutcomeCounts(by_outcome=by_outcome, preview=preview, missed=sum(int(m or 0) for *_, m in rows))
 
     def placed_since(self, campaign_id: int | None, *, since: datetime) -> int:
         query = select(func.count()).where(attempts_t.c.created_at >= since)

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -174,6 +175,10 @@ class AttemptRow(Base):
     was_missed: Mapped[bool | None] = mapped_column(Boolean)
     duration_s: Mapped[float | None] = mapped_column(Float)
     agent: Mapped[str | None] = mapped_column(String(200))
+    preview: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Dialed by an agent from the preview desk: never counted for the abandonment rate."""
+    disposition: Mapped[str | None] = mapped_column(String(32))
+    """The agent's disposition of a preview call (a canonical result, or ``RESCHEDULED``)."""
     pacing_reason: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str | None] = mapped_column(Text)
     raw: Mapped[dict[str, Any] | None] = mapped_column(JSON)
