@@ -10,7 +10,7 @@ from rich.table import Table
 from dialer.cli.app import out
 from dialer.context import Context
 from dialer.daemon import pacing_state
-from dialer.domain import compliance
+from dialer.domain import compliance, preview
 from dialer.domain.campaigns import Campaign, CampaignStatus, DialMode
 from dialer.domain.records import Record, RecordStatus
 from dialer.errors import DialerError, NotFound
@@ -179,7 +179,7 @@ def explain_record(ctx: Context, handle: str, *, campaign: str | None, now: date
         "blocked_reason": record.blocked_reason,
         "detail": record.blocked_detail,
         "gates_now": {"allowed": gate.allowed, "rule": gate.rule, "reason": gate.reason},
-        "verdict": verdict(c, record, gate, now=now),
+        "verdict": verdict(c, record, gate, now=now, calling=any(a.state.in_flight for a in attempts)),
         "history": [
             {
                 "attempt": a.id,
@@ -195,12 +195,19 @@ def explain_record(ctx: Context, handle: str, *, campaign: str | None, now: date
     }
 
 
-def verdict(c: Campaign, record: Record, gate: compliance.ComplianceDecision, *, now: datetime) -> str:
+def verdict(
+    c: Campaign, record: Record, gate: compliance.ComplianceDecision, *, now: datetime, calling: bool = False
+) -> str:
     if record.status.is_final:
         return f"final ({record.status.value}): {record.blocked_detail or 'no more dialing'}"
+    agent = preview.agent_of(record.lease_owner)
     if record.status is RecordStatus.DIALING:
-        return "being dialed now"
+        if agent is not None and not calling:
+            return f"called from {agent}'s preview desk: waiting for the agent's disposition (`dialer preview complete`)"
+        return "being dialed now" + (f" from {agent}'s preview desk" if agent else "")
     if record.status is RecordStatus.LEASED:
+        if agent is not None:
+            return f"on {agent}'s preview desk until {record.lease_until:%Y-%m-%d %H:%M} UTC"
         return f"leased to {record.lease_owner} until {record.lease_until}"
     if c.status is CampaignStatus.PAUSED:
         return f"campaign paused: {c.pause_reason}"

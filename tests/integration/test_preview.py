@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dialer import preview
+from dialer.cli.explain import explain_record
 from dialer.context import Context, build_context
 from dialer.daemon import tick
 from dialer.domain.campaigns import Campaign, DialMode
@@ -178,6 +179,8 @@ def test_dial_then_complete_with_a_final_disposition(
     desk = preview.next_record(ctx, c.name, "alice", now=clock.now())
     assert desk is not None and desk.state == "awaiting_disposition" and desk.call_outcome == "ANSWER"
     assert store.locked_by_agents(c.id) == {"alice": 1}
+    explained = explain_record(ctx, record.handle, campaign=c.name, now=clock.now())
+    assert explained["verdict"].startswith("called from alice's preview desk: waiting for the agent's disposition")
 
     done = preview.complete(ctx, record.handle, "alice", "answer", now=clock.now())
     assert done.status == "completed" and done.disposition == "ANSWER"

@@ -68,6 +68,8 @@ def test_the_preview_desk_from_the_command_line(dialer: Dialer, desk: str) -> No
     assert status["not_dialing"]["locked_by_agent"] == 2
     assert status["locked_by_agent"] == {"alice": 1, "bob": 1}
     assert "on agents' desks: alice 1, bob 1" in dialer("status", "--campaign", desk).out
+    explained = json.loads(dialer("status", "--record", "R-1", "--json").out)
+    assert explained["verdict"].startswith("on alice's preview desk until ")
 
     skipped = dialer("preview", "skip", "R-2", "--agent", "bob", "--reason", "bad time", "--json")
     assert skipped.code == 0, skipped.err
@@ -92,6 +94,8 @@ def test_the_preview_desk_from_the_command_line(dialer: Dialer, desk: str) -> No
     assert json.loads(dialed.out)["placed"] is True
     busy = dialer("preview", "complete", "R-2", "--agent", "carol", "--disposition", "ANSWER")
     assert busy.code == 1 and "still in progress" in busy.err
+    calling = json.loads(dialer("status", "--record", "R-2", "--json").out)
+    assert calling["verdict"] == "being dialed now from carol's preview desk"
 
 
 def test_do_not_call_from_the_desk(dialer: Dialer, desk: str) -> None:

@@ -1,7 +1,7 @@
 """preview desk: mark attempts dialed by an agent, and keep the agent's disposition
 
-Revision ID: 0007_preview
-Revises: 0006_reports
+Revision ID: 0008_preview
+Revises: 0007_pacing_log
 Create Date: 2026-11-21 22:50:00.000000
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_preview"
-down_revision = "0006_reports"
+revision = "0008_preview"
+down_revision = "0007_pacing_log"
 branch_labels = None
 depends_on = None
 
