@@ -203,7 +203,10 @@ def verdict(
     agent = preview.agent_of(record.lease_owner)
     if record.status is RecordStatus.DIALING:
         if agent is not None and not calling:
-            return f"called from {agent}'s preview desk: waiting for the agent's disposition (`dialer preview complete`)"
+            return (
+                f"called from {agent}'s preview desk: waiting for the agent's disposition "
+                "(`dialer preview complete`)"
+            )
         return "being dialed now" + (f" from {agent}'s preview desk" if agent else "")
     if record.status is RecordStatus.LEASED:
         if agent is not None:
