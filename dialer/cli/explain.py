@@ -204,8 +204,7 @@ def verdict(
     if record.status is RecordStatus.DIALING:
         if agent is not None and not calling:
             return (
-                f"called from {agent}'s preview desk: waiting for the agent's disposition "
-                "(`dialer preview complete`)"
+                f"called from {agent}'s preview desk: waiting for the agent's disposition (`dialer preview complete`)"
             )
         return "being dialed now" + (f" from {agent}'s preview desk" if agent else "")
     if record.status is RecordStatus.LEASED:
