@@ -29,6 +29,8 @@ class Context:
     """Campaigns as read at the start of the current tick (adapters may consult it)."""
     lease_sweep_at: datetime | None = None
     """When the tick next sweeps expired leases."""
+    pacing_notes: dict[int, tuple[object, datetime]] = field(default_factory=dict)
+    """Per campaign: the last pacing decision written to the store, and when (see tick.note_pacing)."""
 
     def close(self) -> None:
         self.telephony.close()

@@ -10,12 +10,16 @@ from rich.table import Table
 from dialer.cli.app import out
 from dialer.context import Context
 from dialer.daemon import pacing_state, tick
-from dialer.domain import compliance
+from dialer.domain import compliance, preview
 from dialer.domain.campaigns import Campaign, CampaignStatus, DialMode
 from dialer.domain.records import Record, RecordStatus
 from dialer.domain.schedule import ScheduleState
 from dialer.errors import DialerError, NotFound
 from dialer.reports.figures import ABANDON_CAP
+from dialer.store.repository import PacingNote
+
+#: A campaign whose newest pacing decision is older than this has no dialer running.
+DAEMON_SILENT_AFTER = timedelta(seconds=60)
 
 #: Plain-language meaning of each reason code shown by `dialer status`.
 REASONS = {
@@ -29,6 +33,7 @@ REASONS = {
     "cps_cap": "due, held back by the calls-per-second cap",
     "line_cap": "due, held back by the concurrent-lines cap",
     "due": "due now: will be dialed on the next tick",
+    "no_dialer_running": "due, but no `dialer run` has paced this campaign in the last minute: start one",
     "dnc_internal": "on the do-not-call list",
     "max_attempts": "maximum attempts reached",
     "provider_unavailable": "the provider was unavailable; retrying shortly",
@@ -37,6 +42,7 @@ REASONS = {
     "repeat_lockout": "UK profile: no redial within 72 h of an abandoned call or 24 h of an answering machine",
     "ring_timeout_too_short": "the campaign's ring timeout is below the 15 s minimum ring time",
     "abandon_budget": "abandon rate at or near the cap: predictive dials progressively until it recovers",
+    "locked_by_agent": "on an agent's preview desk (requested, being dialed or awaiting a disposition)",
 }
 
 
@@ -46,6 +52,7 @@ def campaign_status(ctx: Context, c: Campaign, *, now: datetime) -> dict[str, An
     month = ctx.store.outcome_counts(c.id, since=now - timedelta(days=30))
     day = ctx.store.outcome_counts(c.id, since=now - timedelta(hours=24))
     not_dialing: dict[str, int] = dict(ctx.store.waiting_breakdown(c.id, now=now))
+    note = ctx.store.pacing_note(c.id)
     due = ctx.store.due_records(c.id, now=now)
     same_number = ctx.store.skipped_for_in_flight(c.id, now=now)
     if same_number:
@@ -68,8 +75,15 @@ def campaign_status(ctx: Context, c: Campaign, *, now: datetime) -> dict[str, An
                 not_dialing["no_idle_agents"] = due
             elif c.max_lines is not None and snap.lines_in_use >= c.max_lines:
                 not_dialing["line_cap"] = due
+            elif note is None or now - note.decided_at > DAEMON_SILENT_AFTER:
+                not_dialing["no_dialer_running"] = due
+            elif note.capped_by and note.capped_by.startswith("CPS"):
+                not_dialing["cps_cap"] = due
             else:
                 not_dialing["due"] = due
+    locked = ctx.store.locked_by_agents(c.id) if c.mode is DialMode.PREVIEW else {}
+    if locked:
+        not_dialing["locked_by_agent"] = sum(locked.values())
     for final in ("do_not_call", "exhausted"):
         if by_status.get(final):
             key = "dnc_internal" if final == "do_not_call" else "max_attempts"
@@ -86,8 +100,10 @@ def campaign_status(ctx: Context, c: Campaign, *, now: datetime) -> dict[str, An
         "abandon_cap": ABANDON_CAP,
         "live_answers_30d": month.live_answers,
         "records_by_status": dict(sorted(by_status.items())),
+        "pacing": None if note is None else pacing_dict(note, now=now),
         "not_dialing": dict(sorted(not_dialing.items(), key=lambda kv: -kv[1])),
         "reasons": {k: REASONS.get(k, k) for k in not_dialing},
+        "locked_by_agent": dict(sorted(locked.items())),
         "compliance": compliance_status(ctx, c, now=now),
     }
 
@@ -127,6 +143,19 @@ def compliance_status(ctx: Context, c: Campaign, *, now: datetime) -> dict[str, 
     }
 
 
+def pacing_dict(note: PacingNote, *, now: datetime) -> dict[str, Any]:
+    return {
+        "decided_at": note.decided_at.isoformat(),
+        "seconds_ago": round((now - note.decided_at).total_seconds(), 1),
+        "reason": note.reason,
+        "wanted": note.wanted,
+        "placed": note.placed,
+        "capped_by": note.capped_by,
+        "blocked_by_gates": dict(note.blocked),
+        "last_placed_at": note.last_placed_at.isoformat() if note.last_placed_at else None,
+    }
+
+
 def print_status(rows: list[dict[str, Any]]) -> None:
     if not rows:
         out.print("No campaigns yet. Create one with `dialer campaign create NAME --flow-id FLOW`.")
@@ -139,6 +168,15 @@ def print_status(rows: list[dict[str, Any]]) -> None:
             f"{'n/a' if rate is None else f'{rate:.2%}'} of {row['live_answers_30d']} live answers (cap 3%)"
         )
         out.print("  records: " + ", ".join(f"{k} {v}" for k, v in row["records_by_status"].items()))
+        pacing = row["pacing"]
+        if pacing is None:
+            out.print("  pacing: never paced (no `dialer run` has looked at this campaign yet)")
+        else:
+            gates = ", ".join(f"{k} {v}" for k, v in pacing["blocked_by_gates"].items())
+            out.print(
+                f"  pacing {pacing['seconds_ago']:g} s ago: {pacing['reason']}"
+                + (f" (gates refused: {gates})" if gates else "")
+            )
         comp = row.get("compliance")
         if comp:
             budget = comp["abandon_budget"]
@@ -158,6 +196,8 @@ def print_status(rows: list[dict[str, Any]]) -> None:
             for reason, n in row["not_dialing"].items():
                 table.add_row(reason, str(n), row["reasons"][reason])
             out.print(table)
+        if row.get("locked_by_agent"):
+            out.print("  on agents' desks: " + ", ".join(f"{a} {n}" for a, n in row["locked_by_agent"].items()))
 
 
 def explain_record(ctx: Context, handle: str, *, campaign: str | None, now: datetime) -> dict[str, Any]:
@@ -175,25 +215,9 @@ def explain_record(ctx: Context, handle: str, *, campaign: str | None, now: date
         c = ctx.store.get_campaign_by_id(record.campaign_id)
     attempts = ctx.store.attempts_for_record(record.id)
     on_dnc = bool(ctx.store.dnc_hits([record.phone], campaign_id=c.id))
-    profile = c.compliance_options().profile
-    lockouts = [d for d in (profile.repeat_after_abandon, profile.repeat_after_machine) if d is not None]
+    lockouts = tick.repeat_lockouts(c)
     repeat = ctx.store.repeat_history([record.phone], since=now - max(lockouts)).get(record.phone) if lockouts else None
-    gate = compliance.evaluate(
-        compliance.DialContext(
-            record=record,
-            now=now,
-            window=c.effective_window(),
-            fallback_zones=c.fallback_zones,
-            caller_id=c.caller_id_for(record.caller_id),
-            allow_random_caller_id=c.allow_random_caller_id,
-            on_dnc=on_dnc,
-            max_attempts=c.max_attempts,
-            profile=profile,
-            schedule=c.schedule(),
-            ring_timeout=c.ring_timeout,
-            repeat=repeat,
-        )
-    )
+    gate = compliance.evaluate(tick.dial_context(c, record, on_dnc=on_dnc, now=now, repeat=repeat))
     return {
         "campaign": c.name,
         "record_handle": record.handle,
@@ -208,7 +232,7 @@ def explain_record(ctx: Context, handle: str, *, campaign: str | None, now: date
         "blocked_reason": record.blocked_reason,
         "detail": record.blocked_detail,
         "gates_now": {"allowed": gate.allowed, "rule": gate.rule, "reason": gate.reason},
-        "verdict": verdict(c, record, gate, now=now),
+        "verdict": verdict(c, record, gate, now=now, calling=any(a.state.in_flight for a in attempts)),
         "history": [
             {
                 "attempt": a.id,
@@ -224,12 +248,21 @@ def explain_record(ctx: Context, handle: str, *, campaign: str | None, now: date
     }
 
 
-def verdict(c: Campaign, record: Record, gate: compliance.ComplianceDecision, *, now: datetime) -> str:
+def verdict(
+    c: Campaign, record: Record, gate: compliance.ComplianceDecision, *, now: datetime, calling: bool = False
+) -> str:
     if record.status.is_final:
         return f"final ({record.status.value}): {record.blocked_detail or 'no more dialing'}"
+    agent = preview.agent_of(record.lease_owner)
     if record.status is RecordStatus.DIALING:
-        return "being dialed now"
+        if agent is not None and not calling:
+            return (
+                f"called from {agent}'s preview desk: waiting for the agent's disposition (`dialer preview complete`)"
+            )
+        return "being dialed now" + (f" from {agent}'s preview desk" if agent else "")
     if record.status is RecordStatus.LEASED:
+        if agent is not None:
+            return f"on {agent}'s preview desk until {record.lease_until:%Y-%m-%d %H:%M} UTC"
         return f"leased to {record.lease_owner} until {record.lease_until}"
     if c.status is CampaignStatus.PAUSED:
         return f"campaign paused: {c.pause_reason}"

@@ -20,6 +20,7 @@ abandoned call dial progressively for that tick; the tick's reason says so.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections import Counter
@@ -30,6 +31,7 @@ from datetime import datetime, timedelta
 from dialer.context import Context
 from dialer.daemon import pacing_state
 from dialer.domain import compliance, pacing, windows
+from dialer.domain import preview as preview_rules
 from dialer.domain.campaigns import Campaign, CampaignStatus, DialMode
 from dialer.domain.records import AttemptState, Record, RecordStatus
 from dialer.domain.results import CallResult
@@ -43,7 +45,7 @@ from dialer.errors import (
     TelephonyRejected,
     TelephonyUnavailable,
 )
-from dialer.store.repository import AttemptEnding, AttemptProgress, InFlightCall
+from dialer.store.repository import AttemptEnding, AttemptProgress, InFlightCall, PacingNote
 from dialer.telephony.base import CallHandle, CallRequest, CallUpdate
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,8 @@ CAMPAIGN_BLOCK_RECHECK = timedelta(minutes=10)
 LEASE_SWEEP_EVERY = timedelta(seconds=60)
 #: An uncertain placement with no call found after this long is settled as never placed.
 RECONCILE_AFTER = timedelta(seconds=90)
+#: An unchanged pacing decision is written again this often, so status shows the daemon is alive.
+NOTE_REFRESH = timedelta(seconds=15)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,13 +92,16 @@ def run_tick(
     ctx.campaigns = {c.name: c for c in by_id.values()}
     if ctx.lease_sweep_at is None or now >= ctx.lease_sweep_at:
         ctx.store.release_expired_leases(list(by_id), now=now)
+        settle_expired_holds(ctx, list(by_id.values()), now=now)
         ctx.lease_sweep_at = now + LEASE_SWEEP_EVERY
     updates, ended, before = collect(ctx, now=now, campaigns=by_id)
     reports = []
     for campaign in by_id.values():
         if campaigns is not None and campaign.name not in campaigns:
             continue
-        reports.append(pace_campaign(ctx, campaign, now=now, worker=worker))
+        paced = pace_campaign(ctx, campaign, now=now, worker=worker)
+        note_pacing(ctx, campaign, paced, now=now)
+        reports.append(paced)
     placed = sum(r.placed for r in reports)
     report = TickReport(
         now=now,
@@ -114,6 +121,26 @@ def run_tick(
                 extra={"action": "tick", "campaign": r.campaign, "placed": r.placed, "reason": r.reason},
             )
     return report
+
+
+def note_pacing(ctx: Context, campaign: Campaign, paced: CampaignTick, *, now: datetime) -> None:
+    """Write the campaign's decision for `dialer status` when it changed (or every NOTE_REFRESH)."""
+    key = (paced.reason, paced.wanted, paced.placed, paced.capped_by, tuple(sorted(paced.blocked.items())))
+    last = ctx.pacing_notes.get(campaign.id)
+    if last is not None and last[0] == key and now - last[1] < NOTE_REFRESH:
+        return
+    ctx.store.note_pacing(
+        campaign.id,
+        PacingNote(
+            decided_at=now,
+            wanted=paced.wanted,
+            placed=paced.placed,
+            capped_by=paced.capped_by,
+            reason=paced.reason,
+            blocked=paced.blocked,
+        ),
+    )
+    ctx.pacing_notes[campaign.id] = (key, now)
 
 
 # --------------------------------------------------------------------- collect
@@ -221,12 +248,13 @@ def apply_update(ctx: Context, update: CallUpdate, *, campaign: Campaign, now: d
             error=update.note,
             raw=update.raw,
         ),
-        decide=lambda record, result: decide_next(campaign, record, result, now=now),
+        decide=lambda record, result: decide_after_call(campaign, record, result, now=now),
         now=now,
     )
     if finished is None:
         return 0
-    pacing_state.observe_ending(ctx, campaign, finished.attempt)
+    if not finished.attempt.preview:  # agents' preview calls are never abandonment candidates
+        pacing_state.observe_ending(ctx, campaign, finished.attempt)
     if outcome is CallResult.DO_NOT_CALL:
         ctx.store.add_dnc(
             [finished.attempt.number_dialed],
@@ -235,6 +263,29 @@ def apply_update(ctx: Context, update: CallUpdate, *, campaign: Campaign, now: d
             now=now,
         )
     return 1
+
+
+def decide_after_call(campaign: Campaign, record: Record, result: CallResult, *, now: datetime) -> RetryDecision:
+    """A preview call (dialed from an agent's desk) waits for the agent's disposition; any
+    other call goes straight through the retry treatments."""
+    agent = preview_rules.agent_of(record.lease_owner)
+    if agent is not None:
+        return preview_rules.hold_after_call(agent, result, now=now, lock=preview_rules.lock_length(campaign.options))
+    return decide_next(campaign, record, result, now=now)
+
+
+def settle_expired_holds(ctx: Context, campaigns: Sequence[Campaign], *, now: datetime) -> int:
+    """Preview calls whose agent gave no disposition before the lock expired: the call's own
+    result goes through the retry treatments, and the record returns to the pool."""
+    by_id = {c.id: c for c in campaigns if c.mode is DialMode.PREVIEW}
+    if not by_id:
+        return 0
+    settled = 0
+    for _record_id, campaign_id, attempt_id in ctx.store.expired_holds(list(by_id), now=now):
+        decide = functools.partial(decide_next, by_id[campaign_id], now=now)
+        ctx.store.dispose_attempt(attempt_id, result=None, disposition=None, decide=decide, now=now)
+        settled += 1
+    return settled
 
 
 def retry_policy(campaign: Campaign) -> RetryPolicy:
@@ -284,10 +335,11 @@ def decide_next(campaign: Campaign, record: Record, result: CallResult, *, now: 
 
 def abandon_budget(ctx: Context, campaign: Campaign, *, now: datetime) -> compliance.AbandonAssessment:
     """The campaign's abandon meter over its profile's window (30 days US, 24 h UK). Calls
-    dialed in preview mode are not abandonment candidates and are left out."""
+    agents dialed from the preview desk are not abandonment candidates: the store's
+    ``live_answers`` and ``abandoned`` already leave them out."""
     options = campaign.compliance_options()
     budget = compliance.AbandonBudget(target=options.abandon_target, window=options.profile.abandon_window)
-    counts = ctx.store.outcome_counts(campaign.id, since=now - budget.window, exclude_modes=(DialMode.PREVIEW.value,))
+    counts = ctx.store.outcome_counts(campaign.id, since=now - budget.window)
     return budget.assess(live_answers=counts.live_answers, abandoned=counts.abandoned)
 
 
@@ -356,11 +408,7 @@ def dial_records(
 ) -> tuple[int, Counter[str], list[str]]:
     """Claim due records and dial up to ``n`` of them that pass every gate."""
     placed, blocked, errors = 0, Counter[str](), []
-    options = campaign.compliance_options()
-    schedule = campaign.schedule()
-    effective_window = campaign.effective_window()
-    profile = options.profile
-    lockouts = [d for d in (profile.repeat_after_abandon, profile.repeat_after_machine) if d is not None]
+    lockouts = repeat_lockouts(campaign)
     for _ in range(20):  # gates may refuse claimed records; claim again, within reason
         if placed >= n:
             break
@@ -374,23 +422,11 @@ def dial_records(
         )
         for i, claim in enumerate(claims):
             record = claim.record
-            caller_id = campaign.caller_id_for(record.caller_id)
-            gate = compliance.evaluate(
-                compliance.DialContext(
-                    record=record,
-                    now=now,
-                    window=effective_window,
-                    fallback_zones=campaign.fallback_zones,
-                    caller_id=caller_id,
-                    allow_random_caller_id=campaign.allow_random_caller_id,
-                    on_dnc=claim.on_dnc,
-                    max_attempts=campaign.max_attempts,
-                    profile=profile,
-                    schedule=schedule,
-                    ring_timeout=campaign.ring_timeout,
-                    repeat=history.get(record.phone) if lockouts else None,
-                )
+            dial_ctx = dial_context(
+                campaign, record, on_dnc=claim.on_dnc, now=now, repeat=history.get(record.phone) if lockouts else None
             )
+            caller_id = dial_ctx.caller_id
+            gate = compliance.evaluate(dial_ctx)
             if not gate.allowed:
                 blocked[gate.rule] += 1
                 hold(ctx, record, gate, now=now)
@@ -408,6 +444,42 @@ def dial_records(
     return placed, blocked, errors
 
 
+def dial_context(
+    campaign: Campaign,
+    record: Record,
+    *,
+    on_dnc: bool,
+    now: datetime,
+    repeat: compliance.RepeatHistory | None = None,
+    live_agent_guaranteed: bool = False,
+) -> compliance.DialContext:
+    """What the compliance gates look at for ``record`` right now (the tick, the preview desk
+    and `dialer status --record` all build it here). ``repeat`` is the number's recent
+    abandoned/machine calls (:meth:`repeat_history`), needed by the UK repeat lockouts."""
+    options = campaign.compliance_options()
+    return compliance.DialContext(
+        record=record,
+        now=now,
+        window=campaign.effective_window(),
+        fallback_zones=campaign.fallback_zones,
+        caller_id=campaign.caller_id_for(record.caller_id),
+        allow_random_caller_id=campaign.allow_random_caller_id,
+        on_dnc=on_dnc,
+        max_attempts=campaign.max_attempts,
+        profile=options.profile,
+        schedule=campaign.schedule(),
+        ring_timeout=campaign.ring_timeout,
+        repeat=repeat,
+        live_agent_guaranteed=live_agent_guaranteed,
+    )
+
+
+def repeat_lockouts(campaign: Campaign) -> list[timedelta]:
+    """The campaign profile's repeat lockouts (empty under the US profile)."""
+    profile = campaign.compliance_options().profile
+    return [d for d in (profile.repeat_after_abandon, profile.repeat_after_machine) if d is not None]
+
+
 def hold(ctx: Context, record: Record, gate: compliance.ComplianceDecision, *, now: datetime) -> None:
     """Apply a gate's refusal: end the record, or hold it until the gate may allow it."""
     if gate.final_status is not None:
@@ -420,10 +492,21 @@ def hold(ctx: Context, record: Record, gate: compliance.ComplianceDecision, *, n
 
 
 def place(
-    ctx: Context, campaign: Campaign, record: Record, *, caller_id: str | None, reason: str, now: datetime
+    ctx: Context,
+    campaign: Campaign,
+    record: Record,
+    *,
+    caller_id: str | None,
+    reason: str,
+    now: datetime,
+    preview: bool = False,
+    agent: str | None = None,
+    attempt_id: str | None = None,
 ) -> str:
-    """Write the attempt, then dial. Returns ``placed``, a skip reason, or ``stop``."""
-    attempt_id = str(uuid.uuid4())
+    """Write the attempt, then dial. Returns ``placed``, a skip reason, or ``stop``.
+
+    ``preview`` marks a call an agent dialed from the preview desk (``agent``)."""
+    attempt_id = attempt_id or str(uuid.uuid4())
     try:
         ctx.store.begin_attempt(
             record,
@@ -433,6 +516,9 @@ def place(
             caller_id=caller_id,
             pacing_reason=reason,
             now=now,
+            preview=preview,
+            agent=agent,
+            lease_owner=preview_rules.desk_owner(agent) if preview and agent else None,
         )
     except AlreadyExists:
         ctx.store.release_record(

@@ -77,8 +77,8 @@ class CampaignOptions:
             raise ValueError(
                 f"the {self.profile.name.upper()} profile allows calls only {legal.start:%H:%M}–{legal.end:%H:%M} "
                 f"in the callee's local time ({self.profile.calling_hours_rule}); narrow --hours "
-                f"({window.start:%H:%M}–{window.end:%H:%M} given), or set allow_relaxing = true in the campaign "
-                "file if a stricter local rule does not apply"
+                f"({window.hours_text()} given), or allow it explicitly with --allow-relaxing "
+                "(allow_relaxing = true in a campaign file)"
             )
 
     def effective_window(self, window: CallingWindow) -> CallingWindow:

@@ -190,6 +190,10 @@ class Attempt:
     pacing_reason: str = ""
     error: str | None = None
     record_handle: str | None = None
+    preview: bool = False
+    """Dialed by an agent from the preview desk (not an abandonment candidate)."""
+    disposition: str | None = None
+    """The agent's disposition of a preview call."""
 
 
 @dataclass(frozen=True, kw_only=True)

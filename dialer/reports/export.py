@@ -91,6 +91,7 @@ class ReportFigures:
             "live_answers": p.live_answers,
             "connects": p.connects,
             "abandoned": p.abandoned,
+            "preview_attempts": p.preview_attempts,
             "abandon_rate": _round(p.abandon_rate),
             "abandon_rate_30d": _round(self.rolling_30d.abandon_rate),
             "live_answers_30d": self.rolling_30d.live_answers,
@@ -165,9 +166,16 @@ def collect_figures(
     ``until`` when it was given, else to the last attempt; the rolling windows end at ``until``."""
     tz = ZoneInfo(campaign.zone)
     by_status = reader.record_counts(campaign.id)
-    period = Tally.of(reader.outcome_totals(campaign.id, since=since, until=until))
-    rolling_30d = Tally.of(reader.outcome_totals(campaign.id, since=until - timedelta(days=ROLLING_DAYS), until=until))
-    rolling_24h = Tally.of(reader.outcome_totals(campaign.id, since=until - timedelta(hours=24), until=until))
+
+    def tally(since: datetime | None) -> Tally:
+        return Tally.of(
+            reader.outcome_totals(campaign.id, since=since, until=until),
+            preview=reader.preview_totals(campaign.id, since=since, until=until),
+        )
+
+    period = tally(since)
+    rolling_30d = tally(until - timedelta(days=ROLLING_DAYS))
+    rolling_24h = tally(until - timedelta(hours=24))
     span = reader.placed_span(campaign.id, since=since, until=until)
     days: list[AbandonDay] = []
     unit, series = "day", []
@@ -212,7 +220,11 @@ def collect_figures(
 def _tallies(counts: Iterable[PeriodCount]) -> dict[str, Tally]:
     out: dict[str, Tally] = {}
     for pc in counts:
-        out[pc.period] = out.get(pc.period, Tally()) + Tally(by_outcome={pc.outcome: pc.attempts}, missed=pc.missed)
+        out[pc.period] = out.get(pc.period, Tally()) + Tally(
+            by_outcome={pc.outcome: pc.attempts},
+            missed=pc.missed,
+            preview={pc.outcome: pc.preview} if pc.preview else {},
+        )
     return out
 
 
@@ -237,6 +249,11 @@ def summary_lines(f: ReportFigures, *, truncated: int = 0) -> list[SummaryLine]:
         *((f"records {status}", n, "int", "") for status, n in f.records_by_status.items()),
         ("attempts", p.attempts, "int", "placed in the period"),
         ("attempts in flight", p.in_flight, "int", "no outcome yet"),
+        *(
+            (("preview calls", p.preview_attempts, "int", "dialed by agents; not counted for the abandonment rate"),)
+            if p.preview_attempts
+            else ()
+        ),
         ("live answers", p.live_answers, "int", "a person answered (the abandonment denominator)"),
         ("connects", p.connects, "int", "live answers an agent took"),
         ("abandoned (missed)", p.abandoned, "int", "ABANDONED + DROPPED: answered, no agent in time"),

@@ -40,20 +40,38 @@ class Tally:
     by_outcome: Mapping[str | None, int] = field(default_factory=dict)
     missed: int = 0
     """Attempts the provider flagged ``wasMissed`` (Evo Voice); a cross-check of ``abandoned``."""
+    preview: Mapping[str | None, int] = field(default_factory=dict)
+    """Of ``by_outcome``, calls agents dialed from the preview desk: not abandonment
+    candidates, so ``live_answers`` and ``abandoned`` leave them out."""
 
     @classmethod
-    def of(cls, counts: Mapping[str | None, tuple[int, int]]) -> Tally:
-        """From ``outcome → (attempts, missed)``."""
-        return cls(by_outcome={o: n for o, (n, _) in counts.items()}, missed=sum(m for _, m in counts.values()))
+    def of(
+        cls, counts: Mapping[str | None, tuple[int, int]], *, preview: Mapping[str | None, int] | None = None
+    ) -> Tally:
+        """From ``outcome → (attempts, missed)`` (and ``outcome → preview attempts``)."""
+        return cls(
+            by_outcome={o: n for o, (n, _) in counts.items()},
+            missed=sum(m for _, m in counts.values()),
+            preview=dict(preview or {}),
+        )
 
     def __add__(self, other: Tally) -> Tally:
-        merged = dict(self.by_outcome)
-        for outcome, n in other.by_outcome.items():
-            merged[outcome] = merged.get(outcome, 0) + n
-        return Tally(by_outcome=merged, missed=self.missed + other.missed)
+        return Tally(
+            by_outcome=_merge(self.by_outcome, other.by_outcome),
+            missed=self.missed + other.missed,
+            preview=_merge(self.preview, other.preview),
+        )
 
     def _count(self, test: Callable[[CallResult], bool]) -> int:
         return sum(n for o, n in self.by_outcome.items() if o is not None and test(CallResult(o)))
+
+    def _metered(self, test: Callable[[CallResult], bool]) -> int:
+        """Like :meth:`_count`, without the preview calls."""
+        return self._count(test) - sum(n for o, n in self.preview.items() if o is not None and test(CallResult(o)))
+
+    @property
+    def preview_attempts(self) -> int:
+        return sum(self.preview.values())
 
     @property
     def attempts(self) -> int:
@@ -69,15 +87,17 @@ class Tally:
 
     @property
     def live_answers(self) -> int:
-        return self._count(lambda r: r.is_live)
+        """Live answers counted for the abandonment rate (preview calls excluded)."""
+        return self._metered(lambda r: r.is_live)
 
     @property
     def abandoned(self) -> int:
-        return self._count(lambda r: r.is_abandoned)
+        """Abandoned calls counted for the abandonment rate (preview calls excluded)."""
+        return self._metered(lambda r: r.is_abandoned)
 
     @property
     def connects(self) -> int:
-        """Live answers an agent took."""
+        """Live answers an agent took (preview calls excluded)."""
         return self.live_answers - self.abandoned
 
     @property
@@ -128,6 +148,13 @@ class AbandonDay:
     @property
     def over_cap_30d(self) -> bool:
         return over_cap(self.abandoned_30d, self.live_answers_30d)
+
+
+def _merge(a: Mapping[str | None, int], b: Mapping[str | None, int]) -> dict[str | None, int]:
+    merged = dict(a)
+    for key, n in b.items():
+        merged[key] = merged.get(key, 0) + n
+    return merged
 
 
 def abandonment_by_day(

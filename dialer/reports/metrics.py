@@ -27,6 +27,8 @@ class CampaignMetrics:
     bad_numbers: int
     occupancy: float | None
     by_outcome: dict[str, int]
+    preview_attempts: int = 0
+    """Ended calls agents dialed from the preview desk (left out of live answers and abandoned)."""
 
     @property
     def abandon_rate(self) -> float | None:
@@ -49,6 +51,7 @@ class CampaignMetrics:
             "live_answers": self.live_answers,
             "connects": self.connects,
             "abandoned": self.abandoned,
+            "preview_attempts": self.preview_attempts,
             "abandon_rate": _round(self.abandon_rate),
             "abandon_cap": ABANDON_CAP,
             "contact_rate": _round(self.contact_rate),
@@ -87,6 +90,7 @@ def campaign_metrics(
         bad_numbers=sum(n for k, n in counts.by_outcome.items() if CallResult(k).category is Category.BAD_NUMBER),
         occupancy=occupancy,
         by_outcome=dict(sorted(counts.by_outcome.items())),
+        preview_attempts=counts.preview_attempts,
     )
 
 

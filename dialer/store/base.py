@@ -19,6 +19,7 @@ from dialer.store.tables import (
     DncRow,
     ImportRejectRow,
     ImportRow,
+    PacingLogRow,
     ProviderEventRow,
     RecordRow,
 )
@@ -31,6 +32,7 @@ imports_t = cast(Table, ImportRow.__table__)
 rejects_t = cast(Table, ImportRejectRow.__table__)
 events_t = cast(Table, CampaignEventRow.__table__)
 provider_events_t = cast(Table, ProviderEventRow.__table__)
+pacing_log_t = cast(Table, PacingLogRow.__table__)
 
 #: For each target status, the statuses a record may move to it from (itself included).
 SOURCES: Mapping[RecordStatus, list[str]] = {

@@ -93,6 +93,8 @@ def attempt(row: Mapping[Any, Any]) -> Attempt:
         pacing_reason=row["pacing_reason"] or "",
         error=row["error"],
         record_handle=row.get("handle"),
+        preview=bool(row.get("preview") or False),
+        disposition=row.get("disposition"),
     )
 
 

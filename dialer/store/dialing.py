@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from dialer.domain.records import Attempt, AttemptState, Record, RecordStatus
 from dialer.domain.results import CallResult
 from dialer.domain.treatments import RetryDecision
-from dialer.errors import AlreadyExists, NotFound
+from dialer.errors import AlreadyExists, InvalidTransition, NotFound
 from dialer.store import convert
 from dialer.store.base import StoreBase, attempts_t, dnc_t, provider_events_t, records_t
 from dialer.store.types import (
@@ -195,23 +195,42 @@ class DialingStore(StoreBase):
         caller_id: str | None,
         pacing_reason: str,
         now: datetime,
+        preview: bool = False,
+        agent: str | None = None,
+        lease_owner: str | None = None,
     ) -> Attempt:
         """Write the attempt (state ``pending``) and move the record to ``dialing``, before
-        the provider is called. Raises :class:`AlreadyExists` if the number is in flight."""
+        the provider is called. Raises :class:`AlreadyExists` if the number is in flight.
+
+        ``preview`` marks a call an agent dialed from the preview desk (``agent``). With
+        ``lease_owner`` the record must still be leased to that owner (checked in the same
+        statement), else :class:`InvalidTransition`: two clicks on Dial place one call."""
+        values = {
+            "blocked_reason": None,
+            "blocked_detail": None,
+            "blocked_until": None,
+            "last_attempt_at": now,
+            "updated_at": now,
+        }
         try:
             with self._tx() as conn:
-                self._move_record(
-                    conn,
-                    record.id,
-                    RecordStatus.DIALING,
-                    {
-                        "blocked_reason": None,
-                        "blocked_detail": None,
-                        "blocked_until": None,
-                        "last_attempt_at": now,
-                        "updated_at": now,
-                    },
-                )
+                if lease_owner is None:
+                    self._move_record(conn, record.id, RecordStatus.DIALING, values)
+                else:
+                    moved = conn.execute(
+                        update(records_t)
+                        .where(
+                            records_t.c.id == record.id,
+                            records_t.c.status == RecordStatus.LEASED.value,
+                            records_t.c.lease_owner == lease_owner,
+                        )
+                        .values(status=RecordStatus.DIALING.value, **values)
+                    )
+                    if moved.rowcount != 1:
+                        raise InvalidTransition(
+                            f"record {record.handle!r} is no longer leased to {lease_owner} "
+                            "(already dialed, or its lock expired)"
+                        )
                 conn.execute(
                     _INSERT_ATTEMPT,
                     {
@@ -226,6 +245,8 @@ class DialingStore(StoreBase):
                         "created_at": now,
                         "updated_at": now,
                         "pacing_reason": pacing_reason,
+                        "preview": preview,
+                        "agent": agent,
                     },
                 )
         except IntegrityError as exc:
@@ -242,6 +263,8 @@ class DialingStore(StoreBase):
             created_at=now,
             pacing_reason=pacing_reason,
             record_handle=record.handle,
+            preview=preview,
+            agent=agent,
         )
 
     def get_attempt(self, attempt_id: str) -> Attempt:
@@ -280,6 +303,10 @@ class DialingStore(StoreBase):
         ``decide`` gets the record with this result already counted (``attempts`` and
         ``result_counts``) and returns where the record goes next. Returns None if the
         attempt had already ended (a repeated report is harmless).
+
+        A decision to stay ``dialing`` is a preview hold: the call has ended, and the record
+        stays on the desk of the agent who dialed it (its lease owner) until
+        ``decision.retry_at`` or the agent's disposition, whichever comes first.
         """
         outcome = ending.outcome
         with self._tx() as conn:
@@ -303,7 +330,7 @@ class DialingStore(StoreBase):
                 "answered_at": ending.answered_at or arow["answered_at"],
                 "connected_at": ending.connected_at or arow["connected_at"],
                 "duration_s": ending.duration_s,
-                "agent": ending.agent,
+                "agent": arow["agent"] or ending.agent,
                 "raw": dict(ending.raw) if ending.raw is not None else None,
                 "updated_at": now,
             }
@@ -324,7 +351,10 @@ class DialingStore(StoreBase):
                 "blocked_until": None,
                 "updated_at": now,
             }
-            if decision.retry_at is not None:
+            if decision.status is RecordStatus.DIALING:  # preview hold: the agent keeps the record
+                record_values["lease_owner"] = rrow["lease_owner"]
+                record_values["lease_until"] = decision.retry_at
+            elif decision.retry_at is not None:
                 record_values["next_dial_at"] = decision.retry_at
             self._move_record(conn, arow["record_id"], decision.status, record_values)
         return FinishedAttempt(

@@ -97,6 +97,8 @@ class PeriodCount(NamedTuple):
     attempts: int
     missed: int
     """Of those, how many carried the provider's ``wasMissed`` flag."""
+    preview: int = 0
+    """Of those, how many agents dialed from the preview desk (not abandonment candidates)."""
 
 
 class RejectLine(NamedTuple):
@@ -321,12 +323,13 @@ class ReportReader:
         a = attempts_t.c
         period = func.substr(self._local(a.created_at, campaign_id), 1, width).label("period")
         missed = func.sum(case((a.was_missed.is_(True), 1), else_=0))
+        preview = func.sum(case((a.preview.is_(True), 1), else_=0))
         query = (
-            self._placed_in(select(period, a.outcome, func.count(), missed), campaign_id, since, until)
+            self._placed_in(select(period, a.outcome, func.count(), missed, preview), campaign_id, since, until)
             .group_by(period, a.outcome)
             .order_by(period)
         )
-        return [PeriodCount(p, o, int(n), int(m or 0)) for p, o, n, m in self._conn.execute(query)]
+        return [PeriodCount(p, o, int(n), int(m or 0), int(v or 0)) for p, o, n, m, v in self._conn.execute(query)]
 
     def outcome_totals(
         self, campaign_id: int, *, since: datetime | None = None, until: datetime | None = None
@@ -336,6 +339,17 @@ class ReportReader:
         missed = func.sum(case((a.was_missed.is_(True), 1), else_=0))
         query = self._placed_in(select(a.outcome, func.count(), missed), campaign_id, since, until).group_by(a.outcome)
         return {o: (int(n), int(m or 0)) for o, n, m in self._conn.execute(query)}
+
+    def preview_totals(
+        self, campaign_id: int, *, since: datetime | None = None, until: datetime | None = None
+    ) -> dict[str | None, int]:
+        """Of :meth:`outcome_totals`, the calls agents dialed from the preview desk, by outcome
+        (not abandonment candidates)."""
+        a = attempts_t.c
+        query = self._placed_in(
+            select(a.outcome, func.count()).where(a.preview.is_(True)), campaign_id, since, until
+        ).group_by(a.outcome)
+        return {o: int(n) for o, n in self._conn.execute(query)}
 
     # ------------------------------------------------------------------ rejects
     def reject_lines(self, campaign_id: int, *, batch: int = 5000) -> Iterator[list[RejectLine]]:

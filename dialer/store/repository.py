@@ -9,6 +9,7 @@ crash can always be reconciled. The methods live in one module per concept:
 * :mod:`dialer.store.records` — records, imports and record moves outside dialing
 * :mod:`dialer.store.dnc` — the do-not-call list
 * :mod:`dialer.store.dialing` — claims, attempts and their progress (the hot path)
+* :mod:`dialer.store.preview` — the preview desk: records locked to agents, dispositions
 * :mod:`dialer.store.stats` — aggregates
 * :mod:`dialer.store.reporting` — the read snapshot behind outcome reports
 """
@@ -20,6 +21,7 @@ from dialer.store.campaigns import CampaignStore
 from dialer.store.dialing import DialingStore
 from dialer.store.dnc import DncStore
 from dialer.store.engine import make_engine
+from dialer.store.preview import PreviewStore
 from dialer.store.records import ImportWriter, RecordStore
 from dialer.store.reporting import ReportStore
 from dialer.store.stats import StatsStore
@@ -32,11 +34,12 @@ from dialer.store.types import (
     FinishedAttempt,
     InFlightCall,
     OutcomeCounts,
+    PacingNote,
     campaign_scope,
 )
 
 
-class SqlStore(CampaignStore, RecordStore, DncStore, DialingStore, StatsStore, ReportStore, StoreBase):
+class SqlStore(CampaignStore, RecordStore, DncStore, DialingStore, PreviewStore, StatsStore, ReportStore, StoreBase):
     """The repository. Build it with :meth:`open`, which migrates the schema on first use."""
 
     @classmethod
@@ -57,6 +60,7 @@ __all__ = [
     "ImportWriter",
     "InFlightCall",
     "OutcomeCounts",
+    "PacingNote",
     "SqlStore",
     "campaign_scope",
 ]

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, case, func, select, type_coerce
+from sqlalchemy import and_, bindparam, case, func, insert, select, type_coerce, update
 
 from dialer.domain.compliance import RepeatHistory
 from dialer.domain.records import FINAL_STATUSES, RecordStatus
 from dialer.domain.results import ABANDON_RESULTS, CallResult
-from dialer.store.base import StoreBase, attempts_t, records_t
+from dialer.store.base import StoreBase, attempts_t, pacing_log_t, records_t
 from dialer.store.tables import UTCDateTime
-from dialer.store.types import DueSummary, OutcomeCounts
+from dialer.store.types import DueSummary, OutcomeCounts, PacingNote
 
 _UNFINISHED = [s.value for s in RecordStatus if s not in FINAL_STATUSES]
 _DUE_SUMMARY = select(
@@ -52,32 +52,33 @@ class StatsStore(StoreBase):
         return value
 
     def outcome_counts(
-        self,
-        campaign_id: int,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        exclude_modes: Sequence[str] = (),
+        self, campaign_id: int, *, since: datetime | None = None, until: datetime | None = None
     ) -> OutcomeCounts:
-        """Ended attempts by outcome; ``exclude_modes`` leaves out attempts dialed in those modes
-        (``("preview",)`` for the abandon meter: agent-dialed calls are not abandonment candidates)."""
         conditions = [attempts_t.c.campaign_id == campaign_id, attempts_t.c.ended_at.is_not(None)]
-        if exclude_modes:
-            conditions.append(attempts_t.c.mode.not_in(list(exclude_modes)))
         if since is not None:
             conditions.append(attempts_t.c.ended_at >= since)
         if until is not None:
             conditions.append(attempts_t.c.ended_at < until)
         query = (
-            select(attempts_t.c.outcome, func.count(), func.sum(case((attempts_t.c.was_missed, 1), else_=0)))
+            select(
+                attempts_t.c.outcome,
+                attempts_t.c.preview,
+                func.count(),
+                func.sum(case((attempts_t.c.was_missed, 1), else_=0)),
+            )
             .where(and_(*conditions))
-            .group_by(attempts_t.c.outcome)
+            .group_by(attempts_t.c.outcome, attempts_t.c.preview)
         )
         with self._tx() as conn:
             rows = conn.execute(query).all()
-        return OutcomeCounts(
-            by_outcome={o: int(n) for o, n, _ in rows if o}, missed=sum(int(m or 0) for _, _, m in rows)
-        )
+        by_outcome: dict[str, int] = {}
+        preview: dict[str, int] = {}
+        for outcome, is_preview, n, _ in rows:
+            if outcome:
+                by_outcome[outcome] = by_outcome.get(outcome, 0) + int(n)
+                if is_preview:
+                    preview[outcome] = preview.get(outcome, 0) + int(n)
+        return OutcomeCounts(by_outcome=by_outcome, preview=preview, missed=sum(int(m or 0) for *_, m in rows))
 
     def repeat_history(self, phones: Sequence[str], *, since: datetime) -> dict[str, RepeatHistory]:
         """Per number (E.164, any campaign): when its last abandoned call and its last answering
@@ -142,6 +143,40 @@ class StatsStore(StoreBase):
             talk = [_seconds(a, b) for a, b in conn.execute(connected)]
             delays = [_seconds(a, b) for a, b in conn.execute(answered)]
         return list(reversed(talk)), list(reversed(delays))
+
+    def note_pacing(self, campaign_id: int, note: PacingNote) -> None:
+        """Keep ``note`` as the campaign's newest pacing decision (``last_placed_at`` survives)."""
+        values = {
+            "decided_at": note.decided_at,
+            "wanted": note.wanted,
+            "placed": note.placed,
+            "capped_by": note.capped_by,
+            "reason": note.reason,
+            "blocked": dict(note.blocked),
+        }
+        if note.placed:
+            values["last_placed_at"] = note.decided_at
+        with self._tx() as conn:
+            changed = conn.execute(
+                update(pacing_log_t).where(pacing_log_t.c.campaign_id == campaign_id).values(**values)
+            ).rowcount
+            if not changed:
+                conn.execute(insert(pacing_log_t).values(campaign_id=campaign_id, **values))
+
+    def pacing_note(self, campaign_id: int) -> PacingNote | None:
+        with self._tx() as conn:
+            row = conn.execute(select(pacing_log_t).where(pacing_log_t.c.campaign_id == campaign_id)).first()
+        if row is None:
+            return None
+        return PacingNote(
+            decided_at=row.decided_at,
+            wanted=row.wanted,
+            placed=row.placed,
+            capped_by=row.capped_by,
+            reason=row.reason,
+            blocked={str(k): int(v) for k, v in (row.blocked or {}).items()},
+            last_placed_at=row.last_placed_at,
+        )
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float:

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
@@ -174,6 +175,10 @@ class AttemptRow(Base):
     was_missed: Mapped[bool | None] = mapped_column(Boolean)
     duration_s: Mapped[float | None] = mapped_column(Float)
     agent: Mapped[str | None] = mapped_column(String(200))
+    preview: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Dialed by an agent from the preview desk: never counted for the abandonment rate."""
+    disposition: Mapped[str | None] = mapped_column(String(32))
+    """The agent's disposition of a preview call (a canonical result, or ``RESCHEDULED``)."""
     pacing_reason: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str | None] = mapped_column(Text)
     raw: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -250,3 +255,19 @@ class CampaignEventRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     kind: Mapped[str] = mapped_column(String(40))
     message: Mapped[str] = mapped_column(Text)
+
+
+class PacingLogRow(Base):
+    """The newest pacing decision of each campaign, so `dialer status` (another process) can show it."""
+
+    __tablename__ = "pacing_log"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    wanted: Mapped[int] = mapped_column(Integer, default=0)
+    placed: Mapped[int] = mapped_column(Integer, default=0)
+    capped_by: Mapped[str | None] = mapped_column(String(80))
+    reason: Mapped[str] = mapped_column(Text)
+    blocked: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """Records the compliance gates refused in that tick, by rule."""
+    last_placed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -94,19 +94,36 @@ class OutcomeCounts:
     """Ended attempts by canonical outcome over a period, with the derived totals."""
 
     by_outcome: Mapping[str, int] = field(default_factory=dict)
+    """Every ended attempt, preview calls included."""
     missed: int = 0
+    preview: Mapping[str, int] = field(default_factory=dict)
+    """Of ``by_outcome``, the calls agents dialed from the preview desk. They are not
+    abandonment candidates: ``live_answers`` and ``abandoned`` leave them out."""
 
     @property
     def attempts(self) -> int:
         return sum(self.by_outcome.values())
 
+    def _metered(self, test: Callable[[CallResult], bool]) -> int:
+        return sum(n - self.preview.get(k, 0) for k, n in self.by_outcome.items() if test(CallResult(k)))
+
     @property
     def live_answers(self) -> int:
-        return sum(n for k, n in self.by_outcome.items() if CallResult(k).is_live)
+        """Live answers counted for the abandonment rate (preview calls excluded)."""
+        return self._metered(lambda r: r.is_live)
 
     @property
     def abandoned(self) -> int:
-        return sum(n for k, n in self.by_outcome.items() if CallResult(k).is_abandoned)
+        """Abandoned calls counted for the abandonment rate (preview calls excluded)."""
+        return self._metered(lambda r: r.is_abandoned)
+
+    @property
+    def preview_attempts(self) -> int:
+        return sum(self.preview.values())
+
+    @property
+    def preview_live_answers(self) -> int:
+        return sum(n for k, n in self.preview.items() if CallResult(k).is_live)
 
     @property
     def connects(self) -> int:
@@ -114,7 +131,7 @@ class OutcomeCounts:
 
     @property
     def non_live(self) -> int:
-        return self.attempts - self.live_answers
+        return sum(n for k, n in self.by_outcome.items() if not CallResult(k).is_live)
 
     @property
     def abandon_rate(self) -> float | None:
@@ -122,3 +139,16 @@ class OutcomeCounts:
 
     def count(self, *results: CallResult) -> int:
         return sum(self.by_outcome.get(r.value, 0) for r in results)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PacingNote:
+    """A campaign's newest pacing decision, as the daemon wrote it."""
+
+    decided_at: datetime
+    wanted: int
+    placed: int
+    capped_by: str | None
+    reason: str
+    blocked: Mapping[str, int] = field(default_factory=dict)
+    last_placed_at: datetime | None = None

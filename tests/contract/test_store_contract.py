@@ -16,7 +16,7 @@ from dialer.domain.records import AttemptState, NewRecord, RecordStatus
 from dialer.domain.results import CallResult
 from dialer.domain.treatments import RetryDecision, RetryPolicy
 from dialer.errors import AlreadyExists, InvalidTransition, NotFound
-from dialer.store.repository import AttemptEnding, AttemptProgress, SqlStore, campaign_scope
+from dialer.store.repository import AttemptEnding, AttemptProgress, PacingNote, SqlStore, campaign_scope
 from tests.conftest import T0
 
 CampaignFactory = Callable[..., Campaign]
@@ -383,3 +383,28 @@ def test_naive_datetimes_never_reach_the_store(store: SqlStore, campaign_factory
     object.__setattr__(record, "next_dial_at", datetime(2026, 1, 1))  # bypass the value object's own check
     with pytest.raises(StatementError, match="naive"):
         store.insert_records(c.id, [record], now=datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_the_newest_pacing_decision_is_kept_per_campaign(
+    store: SqlStore, campaign_factory: CampaignFactory, clock: VirtualClock
+) -> None:
+    c = campaign_factory()
+    assert store.pacing_note(c.id) is None
+    store.note_pacing(
+        c.id, PacingNote(decided_at=T0, wanted=3, placed=2, capped_by=None, reason="2 idle", blocked={"dnc": 1})
+    )
+    later = T0 + timedelta(seconds=5)
+    store.note_pacing(
+        c.id, PacingNote(decided_at=later, wanted=4, placed=0, capped_by="CPS cap 1/s", reason="capped", blocked={})
+    )
+    note = store.pacing_note(c.id)
+    assert note is not None
+    assert (note.decided_at, note.wanted, note.placed, note.capped_by, note.reason) == (
+        later,
+        4,
+        0,
+        "CPS cap 1/s",
+        "capped",
+    )
+    assert note.blocked == {} and note.last_placed_at == T0  # when calls were last placed survives
+    assert store.pacing_note(campaign_factory(name="other").id) is None

@@ -168,6 +168,23 @@ def test_status_explains_why_nothing_dials(dialer: Dialer, campaign: str, tmp_pa
     assert record["verdict"] == "campaign paused: waiting for legal"
 
 
+def test_status_says_when_no_dialer_is_running_and_shows_the_last_pacing_decision(
+    dialer: Dialer, campaign: str, tmp_path: Path
+) -> None:
+    dialer("import", str(write_csv(tmp_path / "list.csv", ROWS)), "--campaign", campaign)
+    before = json.loads(dialer("status", "--campaign", campaign, "--json").out)["campaigns"][0]
+    assert before["pacing"] is None
+    assert before["not_dialing"] == {"no_dialer_running": 4}
+    assert "start one" in dialer("status").out
+
+    ran = json.loads(dialer("run", "--once", "--json").out)
+    after = json.loads(dialer("status", "--campaign", campaign, "--json").out)["campaigns"][0]
+    assert after["pacing"]["reason"]  # the decision the tick made, in words
+    assert after["pacing"]["placed"] == ran["placed"]
+    assert "no_dialer_running" not in after["not_dialing"]
+    assert "pacing" in dialer("status").out
+
+
 def test_run_once_on_the_simulated_backend(dialer: Dialer, campaign: str, tmp_path: Path) -> None:
     dialer("import", str(write_csv(tmp_path / "list.csv", ROWS)), "--campaign", campaign)
     summary = json.loads(dialer("run", "--once", "--json").out)

@@ -63,7 +63,14 @@ def end(
     assert record.handle == handle
     attempt_id = f"a-{abs(hash(handle))}"[:36]
     store.begin_attempt(
-        record, attempt_id=attempt_id, backend="test", mode=mode, caller_id=None, pacing_reason="t", now=at
+        record,
+        attempt_id=attempt_id,
+        backend="test",
+        mode=mode,
+        caller_id=None,
+        pacing_reason="t",
+        now=at,
+        preview=mode == "preview",
     )
     store.finish_attempt(
         attempt_id,

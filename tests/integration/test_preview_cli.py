@@ -1,0 +1,113 @@
+"""`dialer preview …` end to end through the real entry point, on the embedded default."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.integration.conftest import CliResult
+from tests.integration.test_cli import write_csv
+
+Dialer = Callable[..., CliResult]
+
+HEADER = ["recordHandle", "phoneNumber", "outboundCallerId", "first_name", "account"]
+ROWS = [
+    ["R-1", "(212) 555-0101", "", "Zoë", "000123"],
+    ["R-2", "212-555-0102", "", "José", "000124"],
+]
+
+
+@pytest.fixture
+def desk(dialer: Dialer, tmp_path: Path) -> str:
+    created = dialer(
+        "campaign",
+        "create",
+        "desk",
+        "--flow-id",
+        "flow-1",
+        "--mode",
+        "preview",
+        "--caller-id",
+        "+12125550100",
+        "--hours",
+        "00:00-23:59:59",  # the CLI runs on the real clock: keep the window open all day,
+        "--allow-relaxing",  # which is wider than the US profile's legal 08:00-21:00
+    )
+    assert created.code == 0, created.err
+    imported = dialer("import", str(write_csv(tmp_path / "list.csv", ROWS, HEADER)), "--campaign", "desk")
+    assert imported.code == 0, imported.err
+    return "desk"
+
+
+def test_the_preview_desk_from_the_command_line(dialer: Dialer, desk: str) -> None:
+    got = dialer("preview", "next", "--campaign", desk, "--agent", "alice", "--json")
+    assert got.code == 0, got.err
+    record = json.loads(got.out)["record"]
+    assert record["handle"] == "R-1" and record["phone"] == "+12125550101"
+    assert record["caller_id"] == "+12125550100" and record["attempts"] == 0 and record["last_outcome"] is None
+    assert record["user_data"] == {"first_name": "Zoë", "account": "000123"}
+    assert record["state"] == "locked" and record["agent"] == "alice"
+
+    human = dialer("preview", "next", "--campaign", desk, "--agent", "alice")
+    assert human.code == 0 and "R-1" in human.out and "Zoë" in human.out
+    assert "dialer preview dial R-1 --agent alice" in human.out
+
+    bob = json.loads(dialer("preview", "next", "--campaign", desk, "--agent", "bob", "--json").out)["record"]
+    assert bob["handle"] == "R-2"
+    none = dialer("preview", "next", "--campaign", desk, "--agent", "carol", "--json")
+    assert json.loads(none.out) == {"record": None}
+
+    refused = dialer("preview", "dial", "R-1", "--agent", "bob")
+    assert refused.code == 1 and "locked by agent 'alice'" in refused.err
+
+    status = json.loads(dialer("status", "--campaign", desk, "--json").out)["campaigns"][0]
+    assert status["not_dialing"]["locked_by_agent"] == 2
+    assert status["locked_by_agent"] == {"alice": 1, "bob": 1}
+    assert "on agents' desks: alice 1, bob 1" in dialer("status", "--campaign", desk).out
+    explained = json.loads(dialer("status", "--record", "R-1", "--json").out)
+    assert explained["verdict"].startswith("on alice's preview desk until ")
+
+    skipped = dialer("preview", "skip", "R-2", "--agent", "bob", "--reason", "bad time", "--json")
+    assert skipped.code == 0, skipped.err
+    assert json.loads(skipped.out)["status"] == "ready"
+
+    # A time without a zone is in the campaign's zone (New York for a US campaign).
+    later = (datetime.now(UTC) + timedelta(days=2)).astimezone(ZoneInfo("America/New_York"))
+    at = later.replace(hour=12, minute=0, second=0, microsecond=0, tzinfo=None)
+    moved = dialer("preview", "reschedule", "R-1", "--agent", "alice", "--at", at.isoformat(), "--json")
+    assert moved.code == 0, moved.err
+    expected = at.replace(tzinfo=ZoneInfo("America/New_York")).astimezone(UTC)
+    assert datetime.fromisoformat(json.loads(moved.out)["next_dial_at"]) == expected
+    bad = dialer("preview", "reschedule", "R-2", "--agent", "alice", "--at", "soon")
+    assert bad.code == 1 and "ISO 8601" in bad.err
+
+    carol = json.loads(dialer("preview", "next", "--campaign", desk, "--agent", "carol", "--json").out)["record"]
+    assert carol["handle"] == "R-2"
+    early = dialer("preview", "complete", "R-2", "--agent", "carol", "--disposition", "ANSWER")
+    assert early.code == 1 and "has not been dialed" in early.err
+    dialed = dialer("preview", "dial", "R-2", "--agent", "carol", "--json")
+    assert dialed.code == 0, dialed.err
+    assert json.loads(dialed.out)["placed"] is True
+    busy = dialer("preview", "complete", "R-2", "--agent", "carol", "--disposition", "ANSWER")
+    assert busy.code == 1 and "still in progress" in busy.err
+    calling = json.loads(dialer("status", "--record", "R-2", "--json").out)
+    assert calling["verdict"] == "being dialed now from carol's preview desk"
+
+
+def test_do_not_call_from_the_desk(dialer: Dialer, desk: str) -> None:
+    dialer("preview", "next", "--campaign", desk, "--agent", "alice")
+    done = dialer("preview", "complete", "R-1", "--agent", "alice", "--disposition", "do-not-call")
+    assert done.code == 0, done.err
+    assert "complete → do_not_call" in done.out and "+12125550101 added to the do-not-call list" in done.out
+    assert json.loads(dialer("dnc", "list", "--json").out) == ["+12125550101"]
+
+
+def test_preview_commands_refuse_other_modes(dialer: Dialer) -> None:
+    dialer("campaign", "create", "auto", "--flow-id", "flow-1", "--caller-id", "+12125550100")
+    result = dialer("preview", "next", "--campaign", "auto", "--agent", "alice")
+    assert result.code == 1 and "progressive mode" in result.err and "--mode preview" in result.err
