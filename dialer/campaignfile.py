@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,30 @@ CAMPAIGN_KEYS = {
     "lines_per_agent",
     "machine_detection",
     "abandon_message",
+    # Compliance, schedule and pacing-guard options (dialer.domain.campaign_options)
+    "compliance_profile",
+    "abandon_target",
+    "min_agents_predictive",
+    "schedule_hours",
+    "schedule_days",
+    "start_date",
+    "end_date",
+    "allow_relaxing",
 }
+#: [campaign] keys kept in the campaign's options JSON rather than in columns of their own.
+OPTION_KEYS = (
+    "lines_per_agent",
+    "machine_detection",
+    "abandon_message",
+    "compliance_profile",
+    "abandon_target",
+    "min_agents_predictive",
+    "schedule_hours",
+    "schedule_days",
+    "start_date",
+    "end_date",
+    "allow_relaxing",
+)
 
 
 def build_spec(
@@ -89,7 +113,12 @@ class CampaignFile:
 
 
 def load_campaign_file(path: Path) -> CampaignFile:
-    """Read ``[campaign]``, ``[import]`` and ``[sim]`` tables from a campaign TOML file."""
+    """Read ``[campaign]``, ``[treatments]``, ``[import]`` and ``[sim]`` tables from a campaign TOML file.
+
+    ``[treatments]`` maps call results to retry treatments, either as text
+    (``BUSY = "retry_in 30m +5m x3"``) or as a table
+    (``BUSY = { action = "retry_in", interval = "30m", increment = "5m", cycles = 3 }``).
+    """
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
@@ -103,9 +132,15 @@ def load_campaign_file(path: Path) -> CampaignFile:
     options: dict[str, Any] = {}
     if "sim" in data:
         options["sim"] = dict(data["sim"])
-    for key in ("lines_per_agent", "machine_detection", "abandon_message"):
+    for key in OPTION_KEYS:
         if key in camp:
-            options[key] = camp.pop(key)
+            value = camp.pop(key)
+            options[key] = value.isoformat() if isinstance(value, date) else value
+    if "treatments" in data:
+        treatments = data["treatments"]
+        if not isinstance(treatments, dict):
+            raise ConfigError(f'{path}: [treatments] must be a table of RESULT = "spec"')
+        options["treatments"] = {k: _treatment_text(path, k, v) for k, v in treatments.items()}
     spec = build_spec(
         name=camp.pop("name"),
         flow_id=camp.pop("flow_id"),
@@ -123,3 +158,25 @@ def load_campaign_file(path: Path) -> CampaignFile:
         records=base / imp["records"] if "records" in imp else None,
         dnc=base / imp["dnc"] if "dnc" in imp else None,
     )
+
+
+def _treatment_text(path: Path, result: str, value: Any) -> str:
+    """A ``[treatments]`` entry as treatment text (tables are spelled out)."""
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: [treatments] {result} must be text or a table")
+    steps = value.get("steps", [value])
+    parts = []
+    for step in steps:
+        action = str(step.get("action", value.get("action", "retry_in")))
+        if action in ("final", "release"):
+            return " ".join(str(x) for x in (action, step.get("status", "")) if x)
+        words = [action, str(step.get("at" if action == "retry_at" else "interval", ""))]
+        if action == "retry_at" and step.get("interval"):
+            words += ["after", str(step["interval"])]
+        if step.get("increment"):
+            words.append(f"+{step['increment']}")
+        words.append(f"x{int(step.get('cycles', 1))}")
+        parts.append(" ".join(words))
+    return ", ".join(parts)

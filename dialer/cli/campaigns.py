@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import click
 from rich.table import Table
 
 from dialer.campaignfile import build_spec
 from dialer.cli.app import State, cli, out, pass_state, print_json
+from dialer.daemon.tick import retry_policy
 from dialer.domain.campaigns import Campaign, CampaignStatus, DialMode
 from dialer.reports.metrics import campaign_metrics
 
@@ -56,6 +59,41 @@ def campaign() -> None:
     help="Twilio answering-machine detection (async) for this campaign's calls.",
 )
 @click.option("--abandon-message", help="Message played to a callee no agent could take (seller name and number).")
+@click.option(
+    "--compliance",
+    "compliance_profile",
+    type=click.Choice(["us", "uk"]),
+    default="us",
+    show_default=True,
+    help="Compliance profile: us (abandon rate per 30 days) or uk (per 24 h, 72 h/24 h repeat lockouts).",
+)
+@click.option(
+    "--abandon-target",
+    type=float,
+    help="Abandon-rate cap as a fraction of live answers, at most 0.03 (default 0.03).",
+)
+@click.option(
+    "--min-agents-predictive",
+    type=int,
+    help="Predictive campaigns dial progressively below this many agents (default 5).",
+)
+@click.option("--schedule-hours", help="Campaign hours in the campaign's time zone, e.g. 09:00-17:30.")
+@click.option("--schedule-days", help="Campaign days in the campaign's time zone, e.g. mon-fri.")
+@click.option("--start-date", help="First dialing day (campaign's time zone), YYYY-MM-DD.")
+@click.option("--end-date", help="Last dialing day, inclusive (campaign's time zone), YYYY-MM-DD.")
+@click.option(
+    "--treatment",
+    "treatments",
+    multiple=True,
+    metavar="RESULT=SPEC",
+    help="Retry treatment override, e.g. 'BUSY=retry_in 30m +5m x3', 'NO_ANSWER=retry_at 10:00 after 12h x2', "
+    "'FAX=final'. Repeat for several results.",
+)
+@click.option(
+    "--allow-relaxing",
+    is_flag=True,
+    help="Permit settings laxer than the compliance profile (US hours beyond 08:00-21:00, abandon target over 3%).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the campaign as JSON.")
 @pass_state
 def create(
@@ -76,9 +114,45 @@ def create(
     max_lines: int | None,
     machine_detection: str | None,
     abandon_message: str | None,
+    compliance_profile: str,
+    abandon_target: float | None,
+    min_agents_predictive: int | None,
+    schedule_hours: str | None,
+    schedule_days: str | None,
+    start_date: str | None,
+    end_date: str | None,
+    treatments: tuple[str, ...],
+    allow_relaxing: bool,
     as_json: bool,
 ) -> None:
     """Create campaign NAME."""
+    options: dict[str, object] = {
+        k: v
+        for k, v in (
+            ("machine_detection", machine_detection),
+            ("abandon_message", abandon_message),
+            ("compliance_profile", compliance_profile),
+            ("abandon_target", abandon_target),
+            ("min_agents_predictive", min_agents_predictive),
+            ("schedule_hours", schedule_hours),
+            ("schedule_days", schedule_days),
+            ("start_date", start_date),
+            ("end_date", end_date),
+        )
+        if v is not None and v != ""
+    }
+    if allow_relaxing:
+        options["allow_relaxing"] = True
+    if treatments:
+        overrides = {}
+        for item in treatments:
+            result, sep, text = item.partition("=")
+            if not sep or not result.strip() or not text.strip():
+                raise click.BadParameter(
+                    f"{item!r}: write RESULT=SPEC, e.g. 'BUSY=retry_in 30m x3'", param_hint="--treatment"
+                )
+            overrides[result.strip().upper()] = text.strip()
+        options["treatments"] = overrides
     spec = build_spec(
         name=name,
         flow_id=flow_id,
@@ -94,9 +168,7 @@ def create(
         ring_timeout=ring_timeout,
         max_cps=max_cps,
         max_lines=max_lines,
-        options={
-            k: v for k, v in (("machine_detection", machine_detection), ("abandon_message", abandon_message)) if v
-        },
+        options=options,
     )
     with state.context() as ctx:
         created = ctx.store.create_campaign(spec, now=ctx.clock.now())
@@ -125,7 +197,36 @@ def campaign_dict(c: Campaign) -> dict[str, object]:
         "ring_timeout": c.ring_timeout,
         "max_cps": c.max_cps,
         "max_lines": c.max_lines,
+        **compliance_dict(c),
     }
+
+
+def compliance_dict(c: Campaign) -> dict[str, object]:
+    """The campaign's compliance profile, abandon cap, schedule and treatment overrides."""
+    opts = c.compliance_options()
+    schedule = c.schedule()
+    return {
+        "compliance_profile": opts.profile.name,
+        "abandon_target": opts.abandon_target,
+        "abandon_window": _window_text(opts.profile.abandon_window),
+        "min_agents_predictive": opts.min_agents_predictive,
+        "min_ring_seconds": opts.profile.min_ring_seconds,
+        "allow_relaxing": opts.allow_relaxing,
+        "effective_calling_window": c.effective_window().describe(),
+        "schedule": schedule.describe() if schedule else "always",
+        "treatment_overrides": {r.value: t.spec() for r, t in opts.treatments.items()},
+    }
+
+
+def _window_text(window: timedelta) -> str:
+    hours = window.total_seconds() / 3600
+    return f"{hours:g}h" if hours <= 48 else f"{window.days}d"
+
+
+def treatments_table(c: Campaign) -> dict[str, str]:
+    """Every result's effective treatment (defaults with the campaign's overrides)."""
+    policy = retry_policy(c)
+    return {r.value: t.describe() for r, t in sorted(policy.treatments.items(), key=lambda kv: kv[0].value)}
 
 
 @campaign.command("list")
@@ -172,6 +273,7 @@ def show(state: State, name: str, as_json: bool) -> None:
         print_json(
             {
                 **campaign_dict(c),
+                "treatments": treatments_table(c),
                 "metrics": metrics.as_dict(),
                 "imports": [
                     {
@@ -196,13 +298,22 @@ def show(state: State, name: str, as_json: bool) -> None:
         return
     table = Table(show_header=False, box=None)
     for key, value in campaign_dict(c).items():
+        if key == "treatment_overrides":
+            continue
         table.add_row(key, "" if value is None else str(value))
     out.print(table)
+    overrides = c.compliance_options().treatments
+    treatments = Table("result", "treatment", "", box=None, padding=(0, 2), title="Retry treatments")
+    for result, text in treatments_table(c).items():
+        treatments.add_row(result, text, "campaign override" if any(r.value == result for r in overrides) else "")
+    out.print(treatments)
     out.print(f"\nRecords: {metrics.records}  " + "  ".join(f"{k}={v}" for k, v in metrics.records_by_status.items()))
     rate = metrics.abandon_rate
+    opts = c.compliance_options()
     out.print(
         f"Attempts: {metrics.attempts}  live answers: {metrics.live_answers}  connects: {metrics.connects}  "
-        f"abandoned: {metrics.abandoned} ({'n/a' if rate is None else f'{rate:.2%}'} of live answers, cap 3%)"
+        f"abandoned: {metrics.abandoned} ({'n/a' if rate is None else f'{rate:.2%}'} of live answers, "
+        f"cap {opts.abandon_target:.1%} per {_window_text(opts.profile.abandon_window)})"
     )
     for i in imports:
         out.print(

@@ -9,10 +9,11 @@ from rich.table import Table
 
 from dialer.cli.app import out
 from dialer.context import Context
-from dialer.daemon import pacing_state
+from dialer.daemon import pacing_state, tick
 from dialer.domain import compliance, preview
 from dialer.domain.campaigns import Campaign, CampaignStatus, DialMode
 from dialer.domain.records import Record, RecordStatus
+from dialer.domain.schedule import ScheduleState
 from dialer.errors import DialerError, NotFound
 from dialer.reports.figures import ABANDON_CAP
 from dialer.store.repository import PacingNote
@@ -36,6 +37,11 @@ REASONS = {
     "dnc_internal": "on the do-not-call list",
     "max_attempts": "maximum attempts reached",
     "provider_unavailable": "the provider was unavailable; retrying shortly",
+    "outside_schedule": "outside the campaign's own days, hours or dates (campaign's time zone)",
+    "campaign_ended": "the campaign's end date has passed; set a later end date to dial again",
+    "repeat_lockout": "UK profile: no redial within 72 h of an abandoned call or 24 h of an answering machine",
+    "ring_timeout_too_short": "the campaign's ring timeout is below the 15 s minimum ring time",
+    "abandon_budget": "abandon rate at or near the cap: predictive dials progressively until it recovers",
     "locked_by_agent": "on an agent's preview desk (requested, being dialed or awaiting a disposition)",
 }
 
@@ -52,9 +58,15 @@ def campaign_status(ctx: Context, c: Campaign, *, now: datetime) -> dict[str, An
     if same_number:
         not_dialing["in_flight_same_number"] = not_dialing.get("in_flight_same_number", 0) + same_number
         due -= same_number
+    schedule = c.schedule()
+    schedule_state = schedule.check(now) if schedule is not None else None
     if due:
         if c.status is CampaignStatus.PAUSED:
             not_dialing["campaign_paused"] = due
+        elif schedule_state is not None and schedule_state.state is ScheduleState.ENDED:
+            not_dialing["campaign_ended"] = due
+        elif schedule_state is not None and not schedule_state.is_open:
+            not_dialing["outside_schedule"] = due
         elif c.mode is DialMode.PREVIEW:
             not_dialing["preview_mode"] = due
         else:
@@ -92,6 +104,42 @@ def campaign_status(ctx: Context, c: Campaign, *, now: datetime) -> dict[str, An
         "not_dialing": dict(sorted(not_dialing.items(), key=lambda kv: -kv[1])),
         "reasons": {k: REASONS.get(k, k) for k in not_dialing},
         "locked_by_agent": dict(sorted(locked.items())),
+        "compliance": compliance_status(ctx, c, now=now),
+    }
+
+
+def compliance_status(ctx: Context, c: Campaign, *, now: datetime) -> dict[str, Any]:
+    """The campaign-level rules: profile, abandon meter, ring time and schedule, each with its state."""
+    opts = c.compliance_options()
+    meter = tick.abandon_budget(ctx, c, now=now)
+    schedule = c.schedule()
+    state = schedule.check(now) if schedule is not None else None
+    ring_ok = c.ring_timeout >= opts.profile.min_ring_seconds
+    return {
+        "profile": opts.profile.name,
+        "profile_description": opts.profile.description,
+        "abandon_target": opts.abandon_target,
+        "abandon_window_hours": opts.profile.abandon_window.total_seconds() / 3600,
+        "abandon_rate": meter.rate,
+        "abandon_budget": {
+            "rule": meter.rule,
+            "force_progressive": meter.force_progressive and c.mode is DialMode.PREDICTIVE,
+            "reason": meter.reason,
+        },
+        "min_agents_predictive": opts.min_agents_predictive,
+        "ring_timeout": {
+            "rule": "ok" if ring_ok else "ring_timeout_too_short",
+            "seconds": c.ring_timeout,
+            "minimum": opts.profile.min_ring_seconds,
+        },
+        "schedule": {
+            "rule": "ok"
+            if state is None or state.is_open
+            else ("campaign_ended" if state.state is ScheduleState.ENDED else "outside_schedule"),
+            "describe": schedule.describe() if schedule is not None else "always",
+            "reason": state.reason if state is not None else "no campaign schedule",
+            "opens": state.until.isoformat() if state is not None and state.until else None,
+        },
     }
 
 
@@ -129,6 +177,20 @@ def print_status(rows: list[dict[str, Any]]) -> None:
                 f"  pacing {pacing['seconds_ago']:g} s ago: {pacing['reason']}"
                 + (f" (gates refused: {gates})" if gates else "")
             )
+        comp = row.get("compliance")
+        if comp:
+            budget = comp["abandon_budget"]
+            ring = comp["ring_timeout"]
+            sched = comp["schedule"]
+            out.print(
+                f"  compliance: {comp['profile']} profile; abandon cap {comp['abandon_target']:.1%} per "
+                f"{comp['abandon_window_hours']:g} h — {budget['reason']}"
+                + (" [predictive → progressive]" if budget["force_progressive"] else "")
+            )
+            out.print(
+                f"  ring timeout {ring['seconds']} s (minimum {ring['minimum']} s: {ring['rule']}); "
+                f"schedule {sched['describe']} ({sched['rule']}: {sched['reason']})"
+            )
         if row["not_dialing"]:
             table = Table("why not dialing right now", "records", "meaning", box=None, padding=(0, 2))
             for reason, n in row["not_dialing"].items():
@@ -153,18 +215,9 @@ def explain_record(ctx: Context, handle: str, *, campaign: str | None, now: date
         c = ctx.store.get_campaign_by_id(record.campaign_id)
     attempts = ctx.store.attempts_for_record(record.id)
     on_dnc = bool(ctx.store.dnc_hits([record.phone], campaign_id=c.id))
-    gate = compliance.evaluate(
-        compliance.DialContext(
-            record=record,
-            now=now,
-            window=c.window,
-            fallback_zones=c.fallback_zones,
-            caller_id=c.caller_id_for(record.caller_id),
-            allow_random_caller_id=c.allow_random_caller_id,
-            on_dnc=on_dnc,
-            max_attempts=c.max_attempts,
-        )
-    )
+    lockouts = tick.repeat_lockouts(c)
+    repeat = ctx.store.repeat_history([record.phone], since=now - max(lockouts)).get(record.phone) if lockouts else None
+    gate = compliance.evaluate(tick.dial_context(c, record, on_dnc=on_dnc, now=now, repeat=repeat))
     return {
         "campaign": c.name,
         "record_handle": record.handle,
@@ -239,6 +292,12 @@ def print_record(data: dict[str, Any]) -> None:
         "verdict",
     ):
         table.add_row(key, str(data[key]))
+    if data.get("blocked_reason"):
+        reason = data["blocked_reason"]
+        table.add_row("held by", f"{reason}: {REASONS.get(reason, reason)}")
+    gates = data.get("gates_now")
+    if gates and not gates["allowed"]:
+        table.add_row("gates now", f"{gates['rule']}: {gates['reason']}")
     out.print(table)
     for h in data["history"]:
         out.print(

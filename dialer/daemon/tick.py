@@ -11,7 +11,11 @@ Order inside a tick:
 2. **Pace.** Per active, non-preview campaign: build the pacing snapshot, ask the policy,
    apply the caps (CPS, lines).
 3. **Dial.** Claim that many due records; run the compliance gates on each (DNC, attempts,
-   caller ID, window — at dial time); write the attempt; then ask the provider to dial.
+   caller ID, ring time, campaign schedule, window, UK repeat lockouts — at dial time);
+   write the attempt; then ask the provider to dial.
+
+Predictive campaigns whose abandon meter (30 days US, 24 h UK) leaves no room for another
+abandoned call dial progressively for that tick; the tick's reason says so.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from dialer.domain import preview as preview_rules
 from dialer.domain.campaigns import Campaign, CampaignStatus, DialMode
 from dialer.domain.records import AttemptState, Record, RecordStatus
 from dialer.domain.results import CallResult
+from dialer.domain.schedule import ScheduleState
 from dialer.domain.treatments import RetryDecision, RetryPolicy
 from dialer.errors import (
     AlreadyExists,
@@ -284,39 +289,90 @@ def settle_expired_holds(ctx: Context, campaigns: Sequence[Campaign], *, now: da
 
 
 def retry_policy(campaign: Campaign) -> RetryPolicy:
-    return RetryPolicy(max_attempts=campaign.max_attempts)
+    """The default treatments with the campaign's overrides (``treatments`` in its options)."""
+    return RetryPolicy(max_attempts=campaign.max_attempts).with_overrides(campaign.compliance_options().treatments)
 
 
 def decide_next(campaign: Campaign, record: Record, result: CallResult, *, now: datetime) -> RetryDecision:
-    """The treatment's proposal, with any retry clamped into the record's next calling window."""
+    """The treatment's proposal, never earlier than the profile's repeat lockout, clamped into
+    the record's next calling window and the campaign schedule (never moved earlier)."""
+    options = campaign.compliance_options()
+    zones = record.zones or campaign.fallback_zones
     decision = retry_policy(campaign).next_attempt(
         result=result,
         attempts=record.attempts,
         occurrences=int(record.result_counts.get(result.value, 1)),
         now=now,
+        zone=zones[0] if zones else campaign.zone,
     )
     if decision.retry_at is None:
         return decision
-    zones = record.zones or campaign.fallback_zones
-    window = campaign.window.narrowed(record.daily_from, record.daily_till)
-    opens = windows.next_open(window, zones, decision.retry_at)
+    lockout = options.profile.repeat_lockout(result)
+    if lockout is not None and decision.retry_at < now + lockout:
+        decision = RetryDecision(
+            status=decision.status,
+            retry_at=now + lockout,
+            reason=f"{decision.reason}; no redial within {lockout.total_seconds() / 3600:g} h "
+            f"({options.profile.name.upper()} profile)",
+        )
+    assert decision.retry_at is not None
+    window = campaign.effective_window().narrowed(record.daily_from, record.daily_till)
+    schedule = campaign.schedule()
+    if schedule is None:
+        opens = windows.next_open(window, zones, decision.retry_at)
+        where = "the calling window opens"
+    else:
+        opens = schedule.next_open(decision.retry_at, extra=[(window, zones)])
+        where = "the calling window and the campaign schedule are open"
     if opens is not None and opens > decision.retry_at:
         return RetryDecision(
             status=decision.status,
             retry_at=opens,
-            reason=f"{decision.reason}; moved to {opens:%Y-%m-%d %H:%M} UTC when the calling window opens",
+            reason=f"{decision.reason}; moved to {opens:%Y-%m-%d %H:%M} UTC when {where}",
         )
     return decision
 
 
+def abandon_budget(ctx: Context, campaign: Campaign, *, now: datetime) -> compliance.AbandonAssessment:
+    """The campaign's abandon meter over its profile's window (30 days US, 24 h UK). Calls
+    agents dialed from the preview desk are not abandonment candidates: the store's
+    ``live_answers`` and ``abandoned`` already leave them out."""
+    options = campaign.compliance_options()
+    budget = compliance.AbandonBudget(target=options.abandon_target, window=options.profile.abandon_window)
+    counts = ctx.store.outcome_counts(campaign.id, since=now - budget.window)
+    return budget.assess(live_answers=counts.live_answers, abandoned=counts.abandoned)
+
+
 # ------------------------------------------------------------------------ pace
+def guard_abandon_budget(
+    ctx: Context, campaign: Campaign, snapshot: pacing.PacingSnapshot, decision: pacing.PacingDecision, *, now: datetime
+) -> pacing.PacingDecision:
+    """A predictive decision, or — when the abandon meter leaves no room for another abandoned
+    call — the progressive one for this tick, with the meter's reason first."""
+    meter = abandon_budget(ctx, campaign, now=now)
+    if not meter.force_progressive:
+        return decision
+    lines = float(campaign.options.get("lines_per_agent", 1.0) or 1.0)  # type: ignore[arg-type]
+    fallback = pacing.Progressive(lines_per_agent=min(max(lines, 1.0), 2.0)).decide(snapshot)
+    return pacing.PacingDecision(
+        calls_to_place=fallback.calls_to_place, reason=f"{meter.reason} — {fallback.reason}", mode=fallback.mode
+    )
+
+
 def pace_campaign(ctx: Context, campaign: Campaign, *, now: datetime, worker: str) -> CampaignTick:
     if campaign.status is CampaignStatus.PAUSED:
         return CampaignTick(campaign=campaign.name, reason=f"paused: {campaign.pause_reason or 'by an operator'}")
     if campaign.mode is DialMode.PREVIEW:
         return CampaignTick(campaign=campaign.name, reason="preview: agents request records themselves")
+    schedule = campaign.schedule()
+    if schedule is not None:
+        state = schedule.check(now)
+        if state.state is ScheduleState.ENDED:
+            return CampaignTick(campaign=campaign.name, reason=f"campaign_ended: {state.reason}")
     snapshot = pacing_state.snapshot(ctx, campaign, now=now)
     decision = pacing_state.policy_for(campaign).decide(snapshot)
+    if campaign.mode is DialMode.PREDICTIVE and decision.mode != "progressive":
+        decision = guard_abandon_budget(ctx, campaign, snapshot, decision, now=now)
     caps = pacing_state.caps_for(campaign, tick_seconds=ctx.settings.tick_seconds, backend_cps=ctx.telephony.max_cps)
     capped = pacing.apply_caps(
         decision,
@@ -352,6 +408,7 @@ def dial_records(
 ) -> tuple[int, Counter[str], list[str]]:
     """Claim due records and dial up to ``n`` of them that pass every gate."""
     placed, blocked, errors = 0, Counter[str](), []
+    lockouts = repeat_lockouts(campaign)
     for _ in range(20):  # gates may refuse claimed records; claim again, within reason
         if placed >= n:
             break
@@ -360,9 +417,14 @@ def dial_records(
         )
         if not claims:
             break
+        history = (
+            ctx.store.repeat_history([c.record.phone for c in claims], since=now - max(lockouts)) if lockouts else {}
+        )
         for i, claim in enumerate(claims):
             record = claim.record
-            dial_ctx = dial_context(campaign, record, on_dnc=claim.on_dnc, now=now)
+            dial_ctx = dial_context(
+                campaign, record, on_dnc=claim.on_dnc, now=now, repeat=history.get(record.phone) if lockouts else None
+            )
             caller_id = dial_ctx.caller_id
             gate = compliance.evaluate(dial_ctx)
             if not gate.allowed:
@@ -382,19 +444,40 @@ def dial_records(
     return placed, blocked, errors
 
 
-def dial_context(campaign: Campaign, record: Record, *, on_dnc: bool, now: datetime) -> compliance.DialContext:
+def dial_context(
+    campaign: Campaign,
+    record: Record,
+    *,
+    on_dnc: bool,
+    now: datetime,
+    repeat: compliance.RepeatHistory | None = None,
+    live_agent_guaranteed: bool = False,
+) -> compliance.DialContext:
     """What the compliance gates look at for ``record`` right now (the tick, the preview desk
-    and `dialer status --record` all build it here)."""
+    and `dialer status --record` all build it here). ``repeat`` is the number's recent
+    abandoned/machine calls (:meth:`repeat_history`), needed by the UK repeat lockouts."""
+    options = campaign.compliance_options()
     return compliance.DialContext(
         record=record,
         now=now,
-        window=campaign.window,
+        window=campaign.effective_window(),
         fallback_zones=campaign.fallback_zones,
         caller_id=campaign.caller_id_for(record.caller_id),
         allow_random_caller_id=campaign.allow_random_caller_id,
         on_dnc=on_dnc,
         max_attempts=campaign.max_attempts,
+        profile=options.profile,
+        schedule=campaign.schedule(),
+        ring_timeout=campaign.ring_timeout,
+        repeat=repeat,
+        live_agent_guaranteed=live_agent_guaranteed,
     )
+
+
+def repeat_lockouts(campaign: Campaign) -> list[timedelta]:
+    """The campaign profile's repeat lockouts (empty under the US profile)."""
+    profile = campaign.compliance_options().profile
+    return [d for d in (profile.repeat_after_abandon, profile.repeat_after_machine) if d is not None]
 
 
 def hold(ctx: Context, record: Record, gate: compliance.ComplianceDecision, *, now: datetime) -> None:

@@ -6,7 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import ClassVar
 
+from dialer.domain import campaign_options
+from dialer.domain.schedule import CampaignSchedule
 from dialer.domain.windows import CallingWindow
 
 JSONValue = str | int | float | bool | None | list["JSONValue"] | dict[str, "JSONValue"]
@@ -72,6 +75,8 @@ class CampaignSpec:
     max_cps: float | None = None
     max_lines: int | None = None
     options: Mapping[str, JSONValue] = field(default_factory=dict)
+    _new: ClassVar[bool] = True
+    """A spec for a campaign being created (stored campaigns are :class:`Campaign`)."""
 
     def __post_init__(self) -> None:
         if not self.name.strip():
@@ -91,10 +96,35 @@ class CampaignSpec:
             object.__setattr__(self, "timezone", default_timezone(self.region))
         if not self.fallback_zones:
             object.__setattr__(self, "fallback_zones", default_safe_zones(self.region))
+        # Compliance profile, abandon target, schedule and treatments: validated, canonical form.
+        object.__setattr__(self, "options", campaign_options.normalise(self.options))
+        # Parsed once: the tick reads these for every claim and every ended call.
+        object.__setattr__(self, "_compliance", campaign_options.parse(self.options))
+        if self._new:
+            # Only new campaigns: one stored before the rule existed must still load (the gates
+            # narrow its window to the legal hours at dial time, see effective_window).
+            self.compliance_options().check_window(self.window)
+        if any(self.options.get(k) for k in campaign_options.SCHEDULE_KEYS):
+            self.schedule()  # the campaign's zone must exist for its schedule to mean anything
+
+    def compliance_options(self) -> campaign_options.CampaignOptions:
+        """The validated compliance profile, abandon target, schedule and treatment overrides."""
+        parsed: campaign_options.CampaignOptions = self.__dict__["_compliance"]
+        return parsed
+
+    def effective_window(self) -> CallingWindow:
+        """The calling window the gates use: the campaign's, within the profile's legal hours."""
+        return self.compliance_options().effective_window(self.window)
+
+    def schedule(self) -> CampaignSchedule | None:
+        """The campaign's own days, hours and dates in its zone (None when it has none)."""
+        schedule = self.compliance_options().schedule(self.timezone or "UTC")
+        return None if schedule.unrestricted else schedule
 
 
 @dataclass(frozen=True, kw_only=True)
 class Campaign(CampaignSpec):
+    _new: ClassVar[bool] = False
     id: int
     status: CampaignStatus = CampaignStatus.ACTIVE
     pause_reason: str | None = None

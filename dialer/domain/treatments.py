@@ -13,11 +13,13 @@ licence to dial today.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 
+from dialer.domain import windows
 from dialer.domain.records import RecordStatus
 from dialer.domain.results import CallResult, Category
 
@@ -25,6 +27,8 @@ from dialer.domain.results import CallResult, Category
 class Action(StrEnum):
     RETRY_IN = "retry_in"
     """Retry after an interval."""
+    RETRY_AT = "retry_at"
+    """Retry at a wall-clock time in the callee's zone (at least ``interval`` from now)."""
     FINAL = "final"
     """No more dialing; the record ends with ``final_status``."""
     RELEASE = "release"
@@ -36,6 +40,9 @@ class Step:
     interval: timedelta
     increment: timedelta = timedelta(0)
     cycles: int = 1
+    at: time | None = None
+    """For ``retry_at``: the callee's local time of the retry (moved by ``increment`` per cycle);
+    ``interval`` is then the least wait."""
 
     def __post_init__(self) -> None:
         if self.cycles < 1:
@@ -51,8 +58,10 @@ class Treatment:
     final_status: RecordStatus = RecordStatus.EXHAUSTED
 
     def __post_init__(self) -> None:
-        if self.action is Action.RETRY_IN and not self.steps:
+        if self.action in (Action.RETRY_IN, Action.RETRY_AT) and not self.steps:
             raise ValueError("a retry treatment needs at least one step")
+        if self.action is Action.RETRY_AT and any(s.at is None for s in self.steps):
+            raise ValueError("a retry_at treatment needs a time of day, e.g. `retry_at 10:00 after 12h x2`")
 
     def describe(self) -> str:
         if self.action is Action.FINAL:
@@ -62,8 +71,29 @@ class Treatment:
         parts = []
         for s in self.steps:
             inc = f" +{_fmt(s.increment)}/cycle" if s.increment else ""
-            parts.append(f"{s.cycles}× every {_fmt(s.interval)}{inc}")
+            if s.at is not None:
+                after = f" (at least {_fmt(s.interval)} later)" if s.interval else ""
+                parts.append(f"{s.cycles}× at {s.at:%H:%M} local{inc}{after}")
+            else:
+                parts.append(f"{s.cycles}× every {_fmt(s.interval)}{inc}")
         return "retry " + ", then ".join(parts)
+
+    def spec(self) -> str:
+        """The treatment in the syntax :func:`parse_treatment` reads (campaign files, CLI)."""
+        if self.action is Action.FINAL:
+            return f"final {self.final_status.value}"
+        if self.action is Action.RELEASE:
+            return "release"
+        parts = []
+        for s in self.steps:
+            words = [f"retry_at {s.at:%H:%M}" if s.at is not None else f"retry_in {_fmt(s.interval)}"]
+            if s.at is not None and s.interval:
+                words.append(f"after {_fmt(s.interval)}")
+            if s.increment:
+                words.append(f"+{_fmt(s.increment)}")
+            words.append(f"x{s.cycles}")
+            parts.append(" ".join(words))
+        return ", ".join(parts)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,6 +112,137 @@ def _fmt(d: timedelta) -> str:
     if s % 60 == 0:
         return f"{s // 60}m"
     return f"{s}s"
+
+
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30m``, ``3h``, ``1h30m``, ``2d``, ``90s``."""
+    m = _DURATION.match(text.strip().lower())
+    if not text.strip() or m is None or not any(m.groups()):
+        raise ValueError(f"{text!r} is not a duration; write e.g. 30m, 3h, 1h30m or 2d")
+    d, h, mi, s = (int(g or 0) for g in m.groups())
+    return timedelta(days=d, hours=h, minutes=mi, seconds=s)
+
+
+#: Results that end the record whatever a campaign says: bad numbers, do-not-call, completed calls.
+NEVER_RETRIED: Mapping[CallResult, RecordStatus] = {
+    CallResult.ANSWER: RecordStatus.COMPLETED,
+    CallResult.DO_NOT_CALL: RecordStatus.DO_NOT_CALL,
+    **{r: RecordStatus.BAD_NUMBER for r in CallResult if r.category is Category.BAD_NUMBER},
+}
+
+
+def _default_final_status(result: CallResult) -> RecordStatus:
+    """``final`` without a status: the result's own final status (FAX → bad_number), else exhausted."""
+    if result in NEVER_RETRIED:
+        return NEVER_RETRIED[result]
+    default = DEFAULT_TREATMENTS.get(result)
+    if default is not None and default.action is Action.FINAL:
+        return default.final_status
+    return RecordStatus.EXHAUSTED
+
+
+def parse_treatment(result: CallResult, spec: str) -> Treatment:
+    """Read one result's treatment.
+
+    * ``final`` or ``final <status>`` (completed, exhausted, bad_number, do_not_call, cancelled)
+    * ``release`` — back to ready without counting an attempt
+    * ``retry_in 30m +5m x3`` — every 30 min, 5 min more each cycle, 3 times; steps separated
+      by commas run one after the other: ``retry_in 3h x3, retry_in 27h +2h x3``
+    * ``retry_at 10:00 after 12h +2h x2`` — at 10:00 in the callee's zone, at least 12 h later,
+      two hours later on the next cycle
+
+    Results in :data:`NEVER_RETRIED` only accept ``final`` with their own status.
+    """
+    text = " ".join(spec.strip().lower().split())
+    where = f"treatment for {result.value} ({spec!r})"
+    if not text:
+        raise ValueError(f"{where}: empty")
+    head = text.split(" ", 1)[0]
+    if head == "final":
+        rest = text[len("final") :].strip()
+        try:
+            status = RecordStatus(rest) if rest else _default_final_status(result)
+        except ValueError:
+            raise ValueError(f"{where}: unknown final status {rest!r}") from None
+        if not status.is_final:
+            raise ValueError(f"{where}: {status} is not a final status")
+        treatment = Treatment(action=Action.FINAL, final_status=status)
+    elif head == "release":
+        treatment = Treatment(action=Action.RELEASE)
+    else:
+        steps, actions = [], set()
+        for part in re.split(r",|\bthen\b", text):
+            words = part.split()
+            if not words:
+                continue
+            action = words[0]
+            if action not in (Action.RETRY_IN.value, Action.RETRY_AT.value):
+                raise ValueError(f"{where}: start with final, release, retry_in or retry_at")
+            actions.add(action)
+            steps.append(_parse_step(action, words[1:], where))
+        if len(actions) != 1:
+            raise ValueError(f"{where}: do not mix retry_in and retry_at steps")
+        treatment = Treatment(action=Action(actions.pop()), steps=tuple(steps))
+    must = NEVER_RETRIED.get(result)
+    if must is not None and (treatment.action is not Action.FINAL or treatment.final_status is not must):
+        raise ValueError(f"{where}: {result.value} is never retried; its treatment is always `final {must.value}`")
+    return treatment
+
+
+def _parse_step(action: str, words: list[str], where: str) -> Step:
+    at: time | None = None
+    interval: timedelta | None = None
+    increment, cycles = timedelta(0), 1
+    i = 0
+    try:
+        if action == Action.RETRY_AT.value:
+            at = time.fromisoformat(words[0])
+            i = 1
+        else:
+            interval = parse_duration(words[0])
+            i = 1
+        while i < len(words):
+            w = words[i]
+            if w == "after" and at is not None:
+                interval = parse_duration(words[i + 1])
+                i += 2
+            elif w.startswith("+"):
+                increment = parse_duration(w[1:])
+                i += 1
+            elif w.startswith("x") or w.startswith("×"):
+                cycles = int(w[1:])
+                i += 1
+            else:
+                raise ValueError(f"unexpected {w!r}")
+        return Step(interval=interval or timedelta(0), increment=increment, cycles=cycles, at=at)
+    except (ValueError, IndexError) as exc:
+        raise ValueError(f"{where}: {exc}; write e.g. `retry_in 30m +5m x3` or `retry_at 10:00 after 12h x2`") from None
+
+
+def parse_treatments(specs: Mapping[str, str]) -> dict[CallResult, Treatment]:
+    """Campaign overrides, keyed by result name (``BUSY``) or OCS number."""
+    out: dict[CallResult, Treatment] = {}
+    for key, spec in specs.items():
+        result = result_named(key)
+        if not isinstance(spec, str):
+            raise ValueError(f'treatment for {key}: give it as text, e.g. "retry_in 30m x3"')
+        out[result] = parse_treatment(result, spec)
+    return out
+
+
+def result_named(name: str) -> CallResult:
+    key = str(name).strip().upper()
+    try:
+        return CallResult(key)
+    except ValueError:
+        for r in CallResult:
+            if str(r.ocs_code) == key:
+                return r
+    known = ", ".join(r.value for r in CallResult)
+    raise ValueError(f"unknown call result {name!r} in treatments; known results: {known}")
 
 
 def _retry(*steps: Step) -> Treatment:
@@ -141,11 +302,14 @@ class RetryPolicy:
     def treatment_for(self, result: CallResult) -> Treatment:
         return self.treatments.get(result) or DEFAULT_TREATMENTS[CallResult.UNKNOWN]
 
-    def next_attempt(self, *, result: CallResult, attempts: int, occurrences: int, now: datetime) -> RetryDecision:
+    def next_attempt(
+        self, *, result: CallResult, attempts: int, occurrences: int, now: datetime, zone: str | None = None
+    ) -> RetryDecision:
         """Decide what follows ``result``.
 
         ``attempts`` is the record's counted attempts *including* this one; ``occurrences``
         is how many times this result has now happened on the record (1 the first time).
+        ``zone`` is the callee's time zone, for ``retry_at`` treatments (UTC without one).
         """
         treatment = self.treatment_for(result)
         if treatment.action is Action.FINAL:
@@ -163,6 +327,14 @@ class RetryPolicy:
         n = occurrences
         for idx, step in enumerate(treatment.steps, start=1):
             if n <= step.cycles:
+                if step.at is not None:
+                    when = _next_wall_time(step, n, now=now, zone=zone)
+                    return RetryDecision(
+                        status=RecordStatus.READY,
+                        retry_at=when,
+                        reason=f"{result}: retry at {when:%Y-%m-%d %H:%M} UTC "
+                        f"(step {idx}, cycle {n}/{step.cycles}, {treatment.describe()})",
+                    )
                 wait = step.interval + step.increment * (n - 1)
                 return RetryDecision(
                     status=RecordStatus.READY,
@@ -175,3 +347,19 @@ class RetryPolicy:
             retry_at=None,
             reason=f"{result}: treatment used up after {occurrences} occurrence(s)",
         )
+
+
+def _next_wall_time(step: Step, cycle: int, *, now: datetime, zone: str | None) -> datetime:
+    """The first instant at least ``step.interval`` after ``now`` whose local time is the step's
+    time of day (moved by ``increment`` per cycle), in ``zone``."""
+    assert step.at is not None
+    tz_name = zone or "UTC"
+    shifted = datetime.combine(datetime(2000, 1, 1).date(), step.at) + step.increment * (cycle - 1)
+    wall = shifted.time()
+    earliest = now + step.interval
+    day = earliest.astimezone(windows.zone(tz_name)).date()
+    for k in range(3):
+        candidate = windows.local_instant(day + timedelta(days=k), wall, tz_name, opening=True)
+        if candidate >= earliest:
+            return candidate.astimezone(UTC)
+    raise AssertionError("unreachable: a wall time recurs every day")  # pragma: no cover

@@ -23,6 +23,9 @@ from dialer.domain.clock import ensure_aware
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ALL_DAYS = frozenset(range(7))
 
+#: The latest representable closing time: ``24:00`` in a window means this.
+END_OF_DAY = time(23, 59, 59)
+
 #: How far ahead :func:`next_open` looks before concluding the window never opens.
 SEARCH_DAYS = 15
 
@@ -46,7 +49,8 @@ class CallingWindow:
         """Parse ``"08:00-21:00"`` and ``"mon-fri"`` / ``"mon,wed,fri"``."""
         try:
             start_s, end_s = (part.strip() for part in hours.replace("–", "-").split("-"))
-            start, end = time.fromisoformat(start_s), time.fromisoformat(end_s)
+            start = time.fromisoformat(start_s)
+            end = END_OF_DAY if end_s in ("24:00", "24:00:00") else time.fromisoformat(end_s)
         except ValueError as exc:
             raise ValueError(f"calling hours {hours!r} must look like 08:00-21:00") from exc
         return cls(start=start, end=end, days=parse_days(days))
@@ -62,10 +66,16 @@ class CallingWindow:
             return CallingWindow(start=self.start, end=self.end, days=frozenset())  # never opens
         return CallingWindow(start=start, end=end, days=self.days)
 
+    def hours_text(self) -> str:
+        """The hours as :meth:`parse` reads them (``08:00-21:00``; ``24:00`` for the end of the day)."""
+        end = "24:00" if self.end == END_OF_DAY else f"{self.end:%H:%M}"
+        return f"{self.start:%H:%M}-{end}"
+
     def describe(self) -> str:
         if not self.days:
             return "never (the record's own hours do not overlap the campaign's)"
-        return f"{self.start:%H:%M}–{self.end:%H:%M} {format_days(self.days)}"
+        end = "24:00" if self.end == END_OF_DAY else f"{self.end:%H:%M}"
+        return f"{self.start:%H:%M}–{end} {format_days(self.days)}"
 
 
 def parse_days(spec: str) -> frozenset[int]:
@@ -73,14 +83,29 @@ def parse_days(spec: str) -> frozenset[int]:
     if spec in ("", "all", "daily", "*"):
         return ALL_DAYS
     out: set[int] = set()
-    for part in spec.split(","):
-        part = part.strip()
-        if "-" in part:
-            a, b = (WEEKDAY_NAMES.index(p.strip()[:3]) for p in part.split("-"))
-            out.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
-        else:
-            out.add(WEEKDAY_NAMES.index(part[:3]))
+    try:
+        for part in spec.split(","):
+            part = part.strip()
+            if "-" in part:
+                a, b = (_weekday(p) for p in part.split("-"))
+                out.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
+            else:
+                out.add(_weekday(part))
+    except ValueError:
+        raise ValueError(f"calling days {spec!r} must look like mon-fri or mon,wed,fri") from None
     return frozenset(out)
+
+
+def _weekday(name: str) -> int:
+    """``mon``, ``Monday``, ``tues``… → 0..6 (0 = Monday)."""
+    name = name.strip().lower()
+    for i, full in enumerate(_FULL_DAY_NAMES):
+        if len(name) >= 3 and full.startswith(name):
+            return i
+    raise ValueError(name)
+
+
+_FULL_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 def format_days(days: Iterable[int]) -> str:
@@ -107,6 +132,12 @@ def _boundary(day: date, wall: time, tz: ZoneInfo, *, opening: bool) -> datetime
     a = datetime.combine(day, wall, tzinfo=tz).astimezone(UTC)
     b = datetime.combine(day, wall, tzinfo=tz).replace(fold=1).astimezone(UTC)
     return max(a, b) if opening else min(a, b)
+
+
+def local_instant(day: date, wall: time, tz_name: str, *, opening: bool = True) -> datetime:
+    """The UTC instant of wall time ``wall`` on local ``day`` in ``tz_name``. When DST makes it
+    ambiguous or skipped, the later candidate for an opening and the earlier for a closing."""
+    return _boundary(day, wall, zone(tz_name), opening=opening)
 
 
 @lru_cache(maxsize=65536)
@@ -167,6 +198,63 @@ def next_open(window: CallingWindow, zones: Sequence[str], at: datetime, *, days
     at = ensure_aware(at)
     for span in sorted({min(3, days), days}):  # most windows open within a day or two
         for lo, hi in open_intervals(window, zones, start=at, days=span):
+            if hi > at:
+                return max(lo, at)
+    return None
+
+
+#: One constraint on when dialing is allowed: a daily window evaluated in every zone listed.
+Constraint = tuple[CallingWindow, Sequence[str]]
+
+
+def joint_intervals(
+    constraints: Sequence[Constraint],
+    *,
+    start: datetime,
+    days: int = SEARCH_DAYS,
+    not_before: datetime | None = None,
+    not_after: datetime | None = None,
+) -> list[tuple[datetime, datetime]]:
+    """UTC intervals when *every* constraint is open (the callee's window and the campaign's
+    schedule, say), clipped to ``[not_before, not_after)`` when given."""
+    if not constraints:
+        raise ValueError("at least one window is needed")
+    window, zones = constraints[0]
+    result = open_intervals(window, zones, start=start, days=days)
+    for window, zones in constraints[1:]:
+        result = _intersect(result, open_intervals(window, zones, start=start, days=days))
+    if not_before is not None or not_after is not None:
+        lo_bound = ensure_aware(not_before) if not_before is not None else None
+        hi_bound = ensure_aware(not_after) if not_after is not None else None
+        clipped = []
+        for lo, hi in result:
+            lo = max(lo, lo_bound) if lo_bound is not None else lo
+            hi = min(hi, hi_bound) if hi_bound is not None else hi
+            if lo < hi:
+                clipped.append((lo, hi))
+        result = clipped
+    return result
+
+
+def joint_next_open(
+    constraints: Sequence[Constraint],
+    at: datetime,
+    *,
+    days: int = SEARCH_DAYS,
+    not_before: datetime | None = None,
+    not_after: datetime | None = None,
+) -> datetime | None:
+    """The first instant ≥ ``at`` when every constraint is open (and within the bounds)."""
+    at = ensure_aware(at)
+    if not_before is not None and at < not_before:
+        # Search from the start of the allowed period: it may be further away than ``days``.
+        at_search = ensure_aware(not_before)
+    else:
+        at_search = at
+    for span in sorted({min(3, days), days}):
+        for lo, hi in joint_intervals(
+            constraints, start=at_search, days=span, not_before=not_before, not_after=not_after
+        ):
             if hi > at:
                 return max(lo, at)
     return None

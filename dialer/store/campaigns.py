@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from dialer.domain import campaign_options
 from dialer.domain.campaigns import Campaign, CampaignSpec, CampaignStatus
 from dialer.domain.windows import format_days
 from dialer.errors import AlreadyExists, NotFound
@@ -60,9 +61,10 @@ class CampaignStore(StoreBase):
         values: dict[str, Any] = {}
         for key, value in changes.items():
             if key == "options":
-                values["options"] = {**campaign.options, **value}
+                # Validated before it is written: a stored campaign must always load.
+                values["options"] = campaign_options.normalise({**campaign.options, **value})
             elif key == "window":
-                values["window_hours"] = f"{value.start:%H:%M}-{value.end:%H:%M}"
+                values["window_hours"] = value.hours_text()
                 values["window_days"] = format_days(value.days)
             elif key in campaigns_t.c:
                 values[key] = list(value) if isinstance(value, tuple) else value
@@ -104,7 +106,7 @@ def campaign_values(spec: CampaignSpec) -> dict[str, Any]:
         "agents": spec.agents,
         "region": spec.region,
         "max_attempts": spec.max_attempts,
-        "window_hours": f"{spec.window.start:%H:%M}-{spec.window.end:%H:%M}",
+        "window_hours": spec.window.hours_text(),
         "window_days": format_days(spec.window.days),
         "timezone": spec.timezone,
         "fallback_zones": list(spec.fallback_zones),

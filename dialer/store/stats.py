@@ -7,7 +7,9 @@ from datetime import datetime
 
 from sqlalchemy import and_, bindparam, case, func, insert, select, type_coerce, update
 
+from dialer.domain.compliance import RepeatHistory
 from dialer.domain.records import FINAL_STATUSES, RecordStatus
+from dialer.domain.results import ABANDON_RESULTS, CallResult
 from dialer.store.base import StoreBase, attempts_t, pacing_log_t, records_t
 from dialer.store.tables import UTCDateTime
 from dialer.store.types import DueSummary, OutcomeCounts, PacingNote
@@ -24,6 +26,8 @@ _DUE_SUMMARY = select(
     records_t.c.status.in_(_UNFINISHED),
 )
 
+
+_REPEAT_OUTCOMES = sorted({r.value for r in ABANDON_RESULTS} | {CallResult.ANSWERING_MACHINE.value})
 
 _NEXT_DUE = select(func.min(records_t.c.next_dial_at)).where(
     records_t.c.campaign_id.in_(bindparam("cids", expanding=True)),
@@ -75,6 +79,36 @@ class StatsStore(StoreBase):
                 if is_preview:
                     preview[outcome] = preview.get(outcome, 0) + int(n)
         return OutcomeCounts(by_outcome=by_outcome, preview=preview, missed=sum(int(m or 0) for *_, m in rows))
+
+    def repeat_history(self, phones: Sequence[str], *, since: datetime) -> dict[str, RepeatHistory]:
+        """Per number (E.164, any campaign): when its last abandoned call and its last answering
+        machine ended, looking back to ``since``. Numbers with neither are left out."""
+        if not phones:
+            return {}
+        query = (
+            select(
+                attempts_t.c.number_dialed,
+                attempts_t.c.outcome,
+                type_coerce(func.max(attempts_t.c.ended_at), UTCDateTime()),
+            )
+            .where(
+                attempts_t.c.number_dialed.in_(list(dict.fromkeys(phones))),
+                attempts_t.c.ended_at >= since,
+                attempts_t.c.outcome.in_(_REPEAT_OUTCOMES),
+            )
+            .group_by(attempts_t.c.number_dialed, attempts_t.c.outcome)
+        )
+        abandoned: dict[str, datetime] = {}
+        machine: dict[str, datetime] = {}
+        with self._tx() as conn:
+            for number, outcome, at in conn.execute(query):
+                target = machine if outcome == CallResult.ANSWERING_MACHINE.value else abandoned
+                if number not in target or at > target[number]:
+                    target[number] = at
+        return {
+            n: RepeatHistory(last_abandoned_at=abandoned.get(n), last_machine_at=machine.get(n))
+            for n in set(abandoned) | set(machine)
+        }
 
     def placed_since(self, campaign_id: int | None, *, since: datetime) -> int:
         query = select(func.count()).where(attempts_t.c.created_at >= since)
