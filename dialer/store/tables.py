@@ -142,6 +142,8 @@ class AttemptRow(Base):
         # Reports stream a campaign's attempts in the order they were placed.
         Index("ix_attempts_campaign_created", "campaign_id", "created_at", "id"),
         Index("ix_attempts_provider_ref", "provider_ref"),
+        # UK repeat lockouts look up a number's recent abandoned and machine-answered calls.
+        Index("ix_attempts_number_ended", "number_dialed", "ended_at"),
         Index("ix_attempts_in_flight", "campaign_id", sqlite_where=IN_FLIGHT, postgresql_where=IN_FLIGHT),
         # At most one call in flight per destination number (Evo Voice correlation needs it).
         Index(
