@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dialer import preview
-from dialer.cli.explain import explain_record
+from dialer.status import explain_record
 from dialer.context import Context, build_context
 from dialer.daemon import tick
 from dialer.domain.campaigns import Campaign, DialMode
