@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from dialer import preview
-from dialer.status import explain_record
 from dialer.context import Context, build_context
 from dialer.daemon import tick
 from dialer.domain.campaigns import Campaign, DialMode
@@ -19,6 +18,7 @@ from dialer.errors import InvalidTransition, NotFound
 from dialer.reports.metrics import campaign_metrics
 from dialer.settings import load_settings
 from dialer.sim.callcentre import CallModel
+from dialer.status import explain_record
 from dialer.store.repository import SqlStore
 from dialer.telephony.simulated import SimulatedTelephony
 
