@@ -265,7 +265,7 @@ def pace_campaign(ctx: Context, campaign: Campaign, *, now: datetime, worker: st
     if campaign.mode is DialMode.PREVIEW:
         return CampaignTick(campaign=campaign.name, reason="preview: agents request records themselves")
     snapshot = pacing_state.snapshot(ctx, campaign, now=now)
-    decision = pacing_state.policy_for(campaign).decide(snapshot)
+    decision = pacing_state.policy_for(campaign, ctx).decide(snapshot)
     caps = pacing_state.caps_for(campaign, tick_seconds=ctx.settings.tick_seconds, backend_cps=ctx.telephony.max_cps)
     capped = pacing.apply_caps(
         decision,
