@@ -37,7 +37,11 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(bench.POLICIES),
         help=f"comma-separated, from {', '.join(bench.ALL_POLICIES)} (default {', '.join(bench.POLICIES)})",
     )
-    ap.add_argument("--overflow-epsilon", type=float, default=0.02, help="ε for the tuned overflow reference")
+    ap.add_argument("--overflow-epsilon", type=float, default=0.008, help="ε for the overflow reference")
+    ap.add_argument(
+        "--profile", choices=("us", "uk"), default="us", help="compliance profile of the predictive policy (default us)"
+    )
+    ap.add_argument("--from-json", help="re-summarise a previous run's results.json instead of simulating")
     ap.add_argument("--ratio-level", type=float, default=1.5, help="level for vicidial-ratio")
     ap.add_argument("--out", default="bench-pacing-out", help="output directory")
     ap.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
@@ -58,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     kw: dict[str, dict[str, Any] | None] = {
         "overflow": {"epsilon": args.overflow_epsilon},
         "vicidial-ratio": {"level": args.ratio_level},
+        "predictive": {"compliance_profile": args.profile} if args.profile != "us" else None,
     }
     tasks: list[bench.Task] = [
         (cell, pol, seed, args.hours_scale, kw.get(pol))
@@ -66,7 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         for seed in range(args.seeds)
     ]
     if "predictive" in policies:
-        tasks += [(cell, "predictive", seed, args.hours_scale, None) for cell in stress for seed in range(args.seeds)]
+        tasks += [
+            (cell, "predictive", seed, args.hours_scale, kw["predictive"])
+            for cell in stress
+            for seed in range(args.seeds)
+        ]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -81,20 +90,31 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
-    results = bench.run_all(tasks, jobs=args.jobs, progress=progress)
+    if args.from_json:
+        results = json.loads(Path(args.from_json).read_text())
+        names = {r["cell"] for r in results}
+        cells = [c for c in cells if c.name in names]
+        stress = [c for c in stress if c.name in names]
+        policies = [p for p in policies if any(r["policy"] == p for r in results)]
+        tasks = [t for t in tasks if t[0].name in names]
+    else:
+        results = bench.run_all(tasks, jobs=args.jobs, progress=progress)
     wall = time.monotonic() - started
     summaries = bench.summarise(results)
     order = [c.name for c in cells] + [c.name for c in stress]
-    table = bench.markdown(summaries, order, [p for p in bench.ALL_POLICIES if p in policies])
+    policy_order = [p for p in bench.ALL_POLICIES if p in policies]
+    table = bench.markdown(summaries, order, policy_order)
+    table += "\n\n" + bench.details_markdown(results, order, policy_order)
     header = (
-        f"bench-v1: {args.seeds} seeds, hours scale {args.hours_scale:g}, {len(tasks)} runs, "
-        f"{wall:.0f} s wall on {args.jobs} processes"
+        f"bench-v1: {args.seeds} seeds, hours scale {args.hours_scale:g}, profile {args.profile}, {len(results)} runs, "
+        + (f"re-summarised from {args.from_json}" if args.from_json else f"{wall:.0f} s wall on {args.jobs} processes")
     )
     print(header)
     print()
     print(table)
     (out / "table.md").write_text(f"{header}\n\n{table}\n")
-    (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    if not args.from_json:
+        (out / "results.json").write_text(json.dumps(results, indent=1, default=str))
     if not args.no_chart:
         try:
             bench.chart(summaries, str(out / "pacing.png"))

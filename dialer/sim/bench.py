@@ -405,6 +405,34 @@ def markdown(summaries: Sequence[Summary], cell_order: Sequence[str], policy_ord
     return "\n".join(lines)
 
 
+def details_markdown(results: Iterable[dict[str, Any]], cell_order: Sequence[str], policy_order: Sequence[str]) -> str:
+    """Per-day and per-hour abandonment, lines, waits and the cold-start first hour (means over seeds)."""
+    by: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in results:
+        by.setdefault((r["cell"], r["policy"]), []).append(r)
+    lines = [
+        "| Cell | Policy | Max 8-h day abandon % | Days over 3 % | p90 1-h abandon % | Mean lines "
+        "| Idle s/connect | Mean wait s | First hour occupancy % | First hour abandon % |",
+        "|" + "---|" * 10,
+    ]
+    for cell in cell_order:
+        for pol in policy_order:
+            rs = by.get((cell, pol))
+            if not rs:
+                continue
+
+            def m(key: str, rs: list[dict[str, Any]] = rs) -> float:
+                return statistics.fmean(float(r[key]) for r in rs)
+
+            lines.append(
+                f"| {cell} | {pol} | {_pct(max(r['max_day_abandon'] for r in rs), 2)} "
+                f"| {_pct(m('days_over_cap'), 0)} | {_pct(m('p90_hour_abandon'), 1)} | {m('mean_lines'):.0f} "
+                f"| {m('idle_per_connect'):.1f} | {m('mean_wait'):.2f} | {_pct(m('first_hour_occupancy'))} "
+                f"| {_pct(m('first_hour_abandon'), 2)} |"
+            )
+    return "\n".join(lines)
+
+
 def chart(summaries: Sequence[Summary], path: str) -> None:
     """Occupancy vs abandonment by policy and cell (matplotlib, imported lazily)."""
     import matplotlib
