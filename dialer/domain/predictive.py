@@ -321,8 +321,10 @@ class Predictive:
     epsilon: float = 0.007
     epsilon_min: float = 1e-4
     epsilon_max: float = 0.5
-    gain: float = 0.1
+    gain: float = 0.3
     loop_seconds: float = 60.0
+    loop_min_answers: int = 20
+    """The loop acts every ``loop_seconds`` once at least this many live answers have accumulated."""
     refresh_seconds: float = 120.0
     tau: float | None = None
     """Planning horizon; None = the estimated mean answer delay of live answers + the grace time."""
@@ -398,10 +400,14 @@ class Predictive:
             return
         a0, d0 = self._loop_counts
         da, dd = snap.live_answers - a0, snap.abandoned - d0
-        if da > 0 or not active:
-            if active and self.target is not None:
-                step = self.gain * (self.target * da - dd) / math.sqrt(da)
-                self._log_eps = min(math.log(self.epsilon_max), max(math.log(self.epsilon_min), self._log_eps + step))
+        if not active:
+            self._loop_counts = (snap.live_answers, snap.abandoned)
+        elif da >= self.loop_min_answers and self.target is not None:
+            # Batches of at least loop_min_answers keep the 1/√ΔA weighting from biasing the
+            # equilibrium: with one or two answers a minute (small teams), drops cluster in the
+            # busier minutes, which 1/√ΔA would under-weight, settling above the target.
+            step = self.gain * (self.target * da - dd) / math.sqrt(da)
+            self._log_eps = min(math.log(self.epsilon_max), max(math.log(self.epsilon_min), self._log_eps + step))
             self._loop_counts = (snap.live_answers, snap.abandoned)
         self._loop_at = ts + self.loop_seconds
 
