@@ -398,6 +398,10 @@ class CallCentre:
         heapq.heappush(self._events, (t, int(kind), self._seq, ref))
 
     def _handle(self, kind: _Ev, ref: int) -> None:
+        if kind is not _Ev.WRAP_END and ref not in self.calls:
+            # With keep_calls=False an ended call is forgotten; its pending events (a grace
+            # end after a talk shorter than the grace time, say) have nothing left to do.
+            return
         if kind is _Ev.RESOLVE:
             self._resolve(self.calls[ref])
         elif kind is _Ev.GRACE_END:
