@@ -445,7 +445,7 @@ def chart(summaries: Sequence[Summary], path: str) -> None:
     policies = sorted({s.policy for s in core})
     markers = dict(zip(policies, "os^Dvx", strict=False))
     colours = plt.get_cmap("tab10")
-    fig, ax = plt.subplots(figsize=(9, 6))
+    fig, ax = plt.subplots(figsize=(12, 6))
     for ci, cell in enumerate(cells):
         for s in core:
             if s.cell != cell:
@@ -462,7 +462,7 @@ def chart(summaries: Sequence[Summary], path: str) -> None:
     ax.set_xlabel("abandonment, % of live answers (whole run)")
     ax.set_ylabel("occupancy, %")
     ax.set_title("bench-v1: occupancy vs abandonment (colour = cell, marker = policy)")
-    ax.legend(fontsize=6, ncol=2, loc="lower right")
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
