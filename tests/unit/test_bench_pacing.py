@@ -76,7 +76,9 @@ def test_bench_script_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     results = json.loads((tmp_path / "results.json").read_text())
     assert {r["policy"] for r in results} == set(bench.POLICIES)
     assert all(0.0 < r["occupancy"] <= 1.0 for r in results)
-    assert (tmp_path / "table.md").read_text().count("| N=5 p=0.35 |") == 3
+    table = (tmp_path / "table.md").read_text()
+    assert table.count("| N=5 p=0.35 |") == 6  # the main table and the details table
+    assert "First hour occupancy %" in table
     if "matplotlib" in sys.modules or importlib.util.find_spec("matplotlib") is not None:
         assert (tmp_path / "pacing.png").stat().st_size > 1000
 
