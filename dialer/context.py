@@ -25,6 +25,8 @@ class Context:
     clock: Clock
     meters: dict[int, Meter] = field(default_factory=dict)
     """Per-campaign pacing history, seeded from the store on first use."""
+    policies: dict[int, Any] = field(default_factory=dict)
+    """Per-campaign pacing policy objects (the predictive policy keeps loop state across ticks)."""
     campaigns: dict[str, Campaign] = field(default_factory=dict)
     """Campaigns as read at the start of the current tick (adapters may consult it)."""
     lease_sweep_at: datetime | None = None

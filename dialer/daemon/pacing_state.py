@@ -10,36 +10,53 @@ are idle.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from dialer.context import Context
 from dialer.domain import pacing
 from dialer.domain.campaigns import Campaign, DialMode
+from dialer.domain.predictive import Predictive
 from dialer.domain.records import Attempt, AttemptState
 from dialer.telephony.base import AgentView
 
 _RINGING = (AttemptState.PENDING, AttemptState.UNCERTAIN, AttemptState.PLACED, AttemptState.RINGING)
 
 
-def policy_for(campaign: Campaign) -> pacing.PacingPolicy:
+def policy_for(campaign: Campaign, ctx: Context | None = None) -> pacing.PacingPolicy:
+    """The campaign's pacing policy: progressive, or the predictive engine for predictive campaigns.
+
+    With a context, the policy object is kept on ``ctx.policies`` so the predictive policy keeps
+    its estimates and loop state from tick to tick; it is rebuilt when the campaign's pacing
+    options change. Options: ``abandon_target`` (the cap, a fraction; default 0.03),
+    ``compliance_profile`` (``us`` or ``uk``: the loop aims at 2.5 % or 1.8 % of a 3 % cap) and
+    ``min_agents_predictive`` (default 5).
+    """
     lines = float(campaign.options.get("lines_per_agent", 1.0) or 1.0)  # type: ignore[arg-type]
-    if campaign.mode is DialMode.PREDICTIVE:
-        return _ProgressiveStandIn(inner=pacing.Progressive(lines_per_agent=lines))
-    return pacing.Progressive(lines_per_agent=lines)
+    if campaign.mode is not DialMode.PREDICTIVE:
+        return pacing.Progressive(lines_per_agent=lines)
+    config = predictive_config(campaign)
+    if ctx is None:
+        return Predictive(**config)
+    cached = ctx.policies.get(campaign.id)
+    if cached is not None and cached[0] == config:
+        policy: pacing.PacingPolicy = cached[1]
+        return policy
+    policy = Predictive(**config)
+    ctx.policies[campaign.id] = (config, policy)
+    return policy
 
 
-class _ProgressiveStandIn:
-    """Predictive campaigns dial progressively until the predictive engine is configured."""
-
-    def __init__(self, *, inner: pacing.Progressive) -> None:
-        self.inner = inner
-
-    def decide(self, snap: pacing.PacingSnapshot) -> pacing.PacingDecision:
-        d = self.inner.decide(snap)
-        return pacing.PacingDecision(
-            calls_to_place=d.calls_to_place,
-            reason=f"predictive (progressive fallback): {d.reason}",
-            mode=d.mode,
-        )
+def predictive_config(campaign: Campaign) -> dict[str, Any]:
+    """Predictive settings from ``campaign.options`` (validated by :class:`Predictive`)."""
+    opts = campaign.options
+    cap = opts.get("abandon_target")
+    profile = opts.get("compliance_profile")
+    min_agents = opts.get("min_agents_predictive")
+    return {
+        "abandon_cap": float(cap) if cap is not None else 0.03,  # type: ignore[arg-type]
+        "compliance_profile": str(profile).lower() if profile else "us",
+        "min_agents": int(min_agents) if min_agents is not None else 5,  # type: ignore[arg-type]
+    }
 
 
 def caps_for(campaign: Campaign, *, tick_seconds: float, backend_cps: float | None = None) -> pacing.Caps:
@@ -94,12 +111,17 @@ def inferred_view(ctx: Context, campaign: Campaign, in_flight: list[Attempt], *,
         for a in in_flight
         if a.connected_at and a.state is AttemptState.CONNECTED
     ]
-    wrapping = [
-        (now - a.connected_at).total_seconds()
+    endings = [
+        a
         for a in ctx.store.recent_endings(campaign.id, since=now - timedelta(seconds=campaign.wrap_seconds))
         if a.connected_at
     ]
+    wrapping = [(now - a.connected_at).total_seconds() for a in endings if a.connected_at]
     busy = sorted(talking + wrapping, reverse=True)[: campaign.agents]
+    talk_elapsed = tuple(sorted(talking, reverse=True)[: campaign.agents])
+    wrap_remaining = tuple(
+        max(0.0, campaign.wrap_seconds - (now - a.ended_at).total_seconds()) for a in endings if a.ended_at
+    )[: max(0, campaign.agents - len(talk_elapsed))]
     return AgentView(
         agents=campaign.agents,
         idle=max(0, campaign.agents - len(busy)),
@@ -109,6 +131,8 @@ def inferred_view(ctx: Context, campaign: Campaign, in_flight: list[Attempt], *,
             (now - (a.placed_at or a.created_at)).total_seconds() for a in in_flight if a.state in _RINGING
         ),
         lines_in_use=len(in_flight),
+        talk_elapsed=talk_elapsed,
+        wrap_remaining=wrap_remaining,
     )
 
 
@@ -133,4 +157,7 @@ def snapshot(ctx: Context, campaign: Campaign, *, now: datetime) -> pacing.Pacin
         handle_times=tuple(meter.handle_times),
         answer_delays=tuple(meter.answer_delays),
         lines_in_use=lines,
+        talk_elapsed=view.talk_elapsed,
+        wrap_remaining=view.wrap_remaining,
+        wrap_seconds=float(campaign.wrap_seconds),
     )

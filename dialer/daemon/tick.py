@@ -370,7 +370,7 @@ def pace_campaign(ctx: Context, campaign: Campaign, *, now: datetime, worker: st
         if state.state is ScheduleState.ENDED:
             return CampaignTick(campaign=campaign.name, reason=f"campaign_ended: {state.reason}")
     snapshot = pacing_state.snapshot(ctx, campaign, now=now)
-    decision = pacing_state.policy_for(campaign).decide(snapshot)
+    decision = pacing_state.policy_for(campaign, ctx).decide(snapshot)
     if campaign.mode is DialMode.PREDICTIVE and decision.mode != "progressive":
         decision = guard_abandon_budget(ctx, campaign, snapshot, decision, now=now)
     caps = pacing_state.caps_for(campaign, tick_seconds=ctx.settings.tick_seconds, backend_cps=ctx.telephony.max_cps)

@@ -37,6 +37,11 @@ class PacingSnapshot:
         handle_times: recent completed handle times (talk + wrap-up), seconds, oldest first.
         answer_delays: recent dial-to-answer delays of live answers, seconds, oldest first.
         lines_in_use: calls of this campaign currently holding a line (ringing, waiting or talking).
+        talk_elapsed: when the dialer can tell talk from wrap-up, the seconds each agent on a call
+            has talked so far (a subset of ``busy_elapsed``); ``None`` when it cannot tell.
+        wrap_remaining: with ``talk_elapsed``, the seconds of wrap-up left for each agent in
+            wrap-up (the rest of ``busy_elapsed``); ``None`` when unknown.
+        wrap_seconds: the campaign's wrap-up time per call (handle time = talk + this), if known.
     """
 
     now: datetime
@@ -53,6 +58,9 @@ class PacingSnapshot:
     handle_times: tuple[float, ...] = ()
     answer_delays: tuple[float, ...] = ()
     lines_in_use: int = 0
+    talk_elapsed: tuple[float, ...] | None = None
+    wrap_remaining: tuple[float, ...] | None = None
+    wrap_seconds: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "now", ensure_aware(self.now, name="PacingSnapshot.now"))

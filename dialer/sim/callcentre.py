@@ -127,6 +127,8 @@ class Agent:
     idle_since: float = 0.0
     logged_in: bool = True
     call: int | None = None
+    wrap_until: float = -1.0
+    """When the current wrap-up ends (set when the talk ends; stale once the agent is idle)."""
 
 
 @dataclass
@@ -166,6 +168,10 @@ class Observation:
     busy_elapsed: tuple[float, ...]
     ringing_ages: tuple[float, ...]
     waiting: int
+    talk_elapsed: tuple[float, ...] = ()
+    """Seconds talked so far by each busy agent still on its call."""
+    wrap_remaining: tuple[float, ...] = ()
+    """Seconds of wrap-up left for each busy agent in wrap-up."""
 
 
 @dataclass
@@ -382,6 +388,7 @@ class CallCentre:
             call.talk = self.t - (call.connected_at or self.t)
             call.outcome = "Completed"
             self._end(call, "Call ended by the dialer")
+            self.agents[call.agent].wrap_until = self.t + self.model.wrap
             self._push(self.t + self.model.wrap, _Ev.WRAP_END, call.agent)
         return True
 
@@ -391,6 +398,10 @@ class CallCentre:
         heapq.heappush(self._events, (t, int(kind), self._seq, ref))
 
     def _handle(self, kind: _Ev, ref: int) -> None:
+        if kind is not _Ev.WRAP_END and ref not in self.calls:
+            # With keep_calls=False an ended call is forgotten; its pending events (a grace
+            # end after a talk shorter than the grace time, say) have nothing left to do.
+            return
         if kind is _Ev.RESOLVE:
             self._resolve(self.calls[ref])
         elif kind is _Ev.GRACE_END:
@@ -410,6 +421,7 @@ class CallCentre:
                 return
             call.outcome = "Completed"
             self._end(call, "Call completed")
+            self.agents[call.agent].wrap_until = self.t + self.model.wrap
             self._push(self.t + self.model.wrap, _Ev.WRAP_END, call.agent)
         elif kind is _Ev.WRAP_END:
             agent = self.agents[ref]
@@ -507,15 +519,26 @@ class CallCentre:
     # ----------------------------------------------------------- observation
     def observe(self) -> Observation:
         t = self.t
-        busy = tuple(t - a.busy_since for a in self.agents if a.busy and a.logged_in)
+        busy: list[float] = []
+        talk: list[float] = []
+        wrap: list[float] = []
+        for a in self.agents:
+            if a.busy and a.logged_in:
+                busy.append(t - a.busy_since)
+                if a.wrap_until > a.busy_since:  # the talk of this busy period has ended
+                    wrap.append(max(0.0, a.wrap_until - t))
+                else:
+                    talk.append(t - a.busy_since)
         ringing = tuple(t - c.dialed_at for c in self._active.values() if c.phase is Phase.RINGING)
         return Observation(
             t=t,
             agents=self.logged_in,
             idle_agents=len(self._idle),
-            busy_elapsed=busy,
+            busy_elapsed=tuple(busy),
             ringing_ages=ringing,
             waiting=len(self._waiting),
+            talk_elapsed=tuple(talk),
+            wrap_remaining=tuple(wrap),
         )
 
     def active_calls(self) -> int:

@@ -97,6 +97,10 @@ class AgentView:
     ringing_ages: tuple[float, ...] = ()
     lines_in_use: int = 0
     """Calls holding a line: ringing, waiting for an agent or talking."""
+    talk_elapsed: tuple[float, ...] | None = None
+    """Seconds talked so far by each agent on a call, when talk can be told from wrap-up."""
+    wrap_remaining: tuple[float, ...] | None = None
+    """Seconds of wrap-up left for each agent in wrap-up, when known."""
 
 
 @dataclass(frozen=True, kw_only=True)

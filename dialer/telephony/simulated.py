@@ -152,6 +152,8 @@ class SimulatedTelephony:
             waiting=obs.waiting,
             ringing_ages=obs.ringing_ages,
             lines_in_use=centre.active_calls(),
+            talk_elapsed=obs.talk_elapsed,
+            wrap_remaining=obs.wrap_remaining,
         )
 
     def centre_stats(self, campaign: str, *, now: datetime) -> CentreStats | None:

@@ -124,3 +124,16 @@ def test_session_info_has_the_seed_shape() -> None:
     assert done["ended"] is True and done["outcome"] == "Completed"
     assert str(done["dateCreated"]).startswith("2026-03-02T00:00:00")
     assert str(done["callSid"]).startswith("CA") and len(str(done["callSid"])) == 34
+
+
+def test_forgotten_calls_leave_no_dangling_events() -> None:
+    """keep_calls=False: a call that ends before its grace timer fires must not break the model."""
+    from dialer.sim.callcentre import CallCentre, CallModel
+
+    model = CallModel(hit_rate=1.0, talk_mean=1.0, talk_cv=0.1, wrap=0.0, answer_shape=1.0, answer_scale=0.01)
+    cc = CallCentre(agents=1, model=model, seed=0, keep_calls=False)
+    cc.dial()  # answered at ~2 s, connected at once, talk ~1 s
+    cc.dial()  # answered at ~2 s, waits for the agent, connected when the first ends
+    cc.advance(10.0)
+    assert cc.stats.connects == 2 and cc.stats.abandoned == 0
+    assert cc.active_calls() == 0

@@ -1,0 +1,499 @@
+"""The production predictive policy (pacing.md §3.5–§3.6).
+
+Inside: the **overflow rule**. Let A_n be the live answers still to come from the ringing
+calls plus n new dials, and F the agents free within the horizon τ. Place the largest n with
+
+    E[(A_n − F)⁺] ≤ ε · E[A_n]
+
+using a normal approximation with a continuity correction. Every input is learned online
+from what the dialer observes (:class:`Estimates`): the hit rate over a sliding window, the
+answer-delay distribution F_A from recent live answers (posterior q_i that ringing call i
+will be answered live), and the handle-time distribution (f_j, the chance busy agent j frees
+up within τ). When the snapshot tells talk from wrap-up (``talk_elapsed``,
+``wrap_remaining``, ``wrap_seconds``), agents in wrap-up count as free for certain if they
+finish within τ and talking agents are weighted with the talk-time distribution — worth
+about 2 points of occupancy at N = 20 on bench-v1. The default horizon τ is the mean answer
+delay plus the 2 s grace. Cold-start priors stand in until there are samples.
+
+Around it: a slow **integral loop on log ε** driven by the measured abandonment, so that the
+realised rate lands on a target below the legal cap (2.5 % for the US 30-day window, 1.8 %
+in UK 24-hour mode, for a 3 % cap), and **overrides**, evaluated in order, each with a
+reason: cold start (progressive until 100 live answers), too few agents (progressive below
+``min_agents``), drop spike (halve ε), budget spent (progressive while the abandonment this
+policy has observed over the profile's window — 30 days, or 24 h for ``uk`` — is at the cap,
+until it is back below it). The integral loop is frozen while an override dials
+progressively. The policy never asks to cancel a ringing call: when the forecast says too
+many are ringing it places none and waits.
+
+The policy is pure: no I/O, time comes from the snapshot. It keeps its own loop state, so
+the daemon keeps one object per campaign across ticks.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import deque
+from dataclasses import dataclass, field
+
+from dialer.domain.pacing import PacingDecision, PacingSnapshot, Progressive
+
+_SQRT2 = math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+
+
+# ------------------------------------------------------------------ the overflow math
+def expected_positive_part(mu: float, sigma: float) -> float:
+    """E[X⁺] for X ~ Normal(mu, sigma²): σ·φ(μ/σ) + μ·Φ(μ/σ)."""
+    if sigma <= 0.0:
+        return max(mu, 0.0)
+    z = mu / sigma
+    return sigma * _INV_SQRT_2PI * math.exp(-0.5 * z * z) + mu * 0.5 * math.erfc(-z / _SQRT2)
+
+
+def overflow_calls(
+    *,
+    mean_answers: float,
+    var_answers: float,
+    mean_free: float,
+    var_free: float,
+    hit_rate: float,
+    epsilon: float,
+    max_calls: int,
+    sure_free: float = 0.0,
+) -> int:
+    """The largest n ≤ max_calls with E[(A_n − F)⁺] ≤ ε·E[A_n] (0 if even n = 0 fails).
+
+    ``mean_answers``/``var_answers`` describe the answers already on their way (waiting +
+    ringing), ``mean_free``/``var_free`` the agents free within the horizon; each new dial
+    adds a Bernoulli(hit_rate) answer. The continuity correction adds ¼ to the variance.
+
+    ``sure_free`` (idle agents, already inside ``mean_free``) are free for certain, so
+    E[(A − F)⁺] ≤ E[(A − sure_free)⁺]; the smaller of the two normal approximations is used.
+    Without that bound the approximation charges a phantom overflow to the first calls
+    placed for idle agents (variance from busy agents alone makes the tail positive).
+    """
+    p = hit_rate
+    pq = p * (1.0 - p)
+    best = -1
+    for n in range(max_calls + 1):
+        ea = mean_answers + n * p
+        mu = ea - mean_free
+        var_a = var_answers + n * pq + 0.25
+        over = expected_positive_part(mu, math.sqrt(var_a + var_free))
+        if sure_free > 0.0:
+            over = min(over, expected_positive_part(ea - sure_free, math.sqrt(var_a)))
+        if over <= epsilon * ea:
+            best = n
+        elif mu > 0.0:
+            break  # past the mean, overflow only grows faster than ε·E[A]
+    return max(best, 0)
+
+
+# ------------------------------------------------------------------------ estimates
+@dataclass(frozen=True, kw_only=True)
+class Priors:
+    """Cold-start beliefs, each worth a few samples until real ones arrive."""
+
+    hit_rate: float = 0.25
+    hit_rate_weight: float = 100.0
+    """Pseudo-attempts behind the prior hit rate."""
+    answer_min: float = 2.0
+    answer_max: float = 20.0
+    """Prior answer delay of live answers: uniform between these (seconds)."""
+    handle_mean: float = 130.0
+    """Prior handle time (talk + wrap-up): exponential with this mean (seconds)."""
+    weight: float = 20.0
+    """Pseudo-samples behind each prior distribution."""
+
+
+@dataclass
+class Estimates:
+    """Online estimates of p, F_A and the handle-time distribution, as lookup tables.
+
+    Tables are rebuilt from the snapshot's samples at most every ``refresh_seconds``.
+    """
+
+    priors: Priors = field(default_factory=Priors)
+    window_seconds: float = 900.0
+    """Hit-rate window (15 min), stretched back until it holds ``window_min_attempts``."""
+    window_min_attempts: int = 400
+    tail_samples: int = 25
+    """Beyond the k-th largest handle time, the survival is an exponential tail."""
+    grace: float = 2.0
+    """The default horizon τ is the mean answer delay plus this grace time."""
+    max_age: float = 120.0
+    """Ringing calls older than this count with q = 0 (the provider's timeout is far shorter)."""
+
+    hit_rate: float = 0.25
+    mean_answer_delay: float = 11.0
+    _history: deque[tuple[float, int, int]] = field(default_factory=deque)
+    _f: list[float] = field(default_factory=list)
+    _fv: list[float] = field(default_factory=list)
+    _fa: list[float] = field(default_factory=list)
+    _q: list[float] = field(default_factory=list)
+    _qv: list[float] = field(default_factory=list)
+    _tau: float = -1.0
+    wrap: float | None = None
+    _q_p: float = -1.0
+
+    def __post_init__(self) -> None:
+        self.hit_rate = self.priors.hit_rate
+
+    # -- hit rate over a sliding window of resolved attempts
+    def observe_counts(self, t: float, live: int, non_live: int) -> None:
+        """Feed cumulative counts; the estimate moves every 10 s of snapshot time."""
+        h = self._history
+        if h and t - h[-1][0] < 10.0:
+            return
+        h.append((t, live, non_live))
+        while len(h) > 2 and t - h[1][0] > 4 * 3600.0:
+            h.popleft()
+        live0, non0 = h[0][1], h[0][2]
+        for t0, lv, nl in reversed(h):
+            if t - t0 >= self.window_seconds and (live - lv) + (non_live - nl) >= self.window_min_attempts:
+                live0, non0 = lv, nl
+                break
+        d_live = live - live0
+        d_all = d_live + (non_live - non0)
+        w = self.priors.hit_rate_weight * max(0.0, 1.0 - d_all / self.window_min_attempts)
+        self.hit_rate = min(0.99, max(0.01, (d_live + w * self.priors.hit_rate) / max(d_all + w, 1e-9)))
+        if self._fa and abs(self.hit_rate - self._q_p) > 0.002:
+            self._build_q()
+
+    # -- distributions
+    def rebuild(
+        self,
+        handle_times: tuple[float, ...],
+        answer_delays: tuple[float, ...],
+        *,
+        tau: float | None,
+        wrap: float | None = None,
+    ) -> None:
+        """Rebuild the tables. With ``wrap`` the free-up table is for *talking* agents: talk
+        times are handle times − wrap, and an agent talking for e seconds is free within τ
+        when its talk ends within τ − wrap."""
+        pr = self.priors
+        delays = sorted(d for d in answer_delays if d >= 0.0)
+        n = len(delays)
+        w = n / (n + pr.weight)
+        self.mean_answer_delay = (
+            w * (sum(delays) / n) + (1.0 - w) * 0.5 * (pr.answer_min + pr.answer_max)
+            if n
+            else 0.5 * (pr.answer_min + pr.answer_max)
+        )
+        # F_A on a half-second grid.
+        span = pr.answer_max - pr.answer_min
+        fa: list[float] = []
+        for i in range(int(self.max_age * 2) + 2):
+            x = i / 2.0
+            prior = min(1.0, max(0.0, (x - pr.answer_min) / span))
+            emp = bisect.bisect_right(delays, x) / n if n else 0.0
+            fa.append(w * emp + (1.0 - w) * prior)
+        self._fa = fa
+        self._tau = tau if tau is not None else self.mean_answer_delay + self.grace
+        self.wrap = wrap
+        if wrap is None:
+            self._build_free(sorted(h for h in handle_times if h > 0.0), self._tau)
+        else:
+            self._build_free(sorted(h - wrap for h in handle_times if h - wrap > 0.0), self._tau - wrap)
+        self._build_q()
+
+    def _build_free(self, hs: list[float], tau: float) -> None:
+        pr = self.priors
+        n = len(hs)
+        w = n / (n + pr.weight)
+        k = min(self.tail_samples, n)
+        if k:
+            x0 = hs[n - k]
+            tail_mean = max(1.0, sum(hs[n - k :]) / k - x0)
+        else:
+            x0, tail_mean = 0.0, pr.handle_mean
+
+        def survival(x: float) -> float:
+            prior = math.exp(-x / pr.handle_mean)
+            if not n:
+                return prior
+            if x < x0:
+                emp = (n - bisect.bisect_right(hs, x)) / n
+            else:
+                emp = (k / n) * math.exp(-(x - x0) / tail_mean)
+            return w * emp + (1.0 - w) * prior
+
+        horizon = int(x0 + 6 * tail_mean) + 2 if n else 10
+        horizon = min(max(horizon, 60), 7200)
+        f: list[float] = []
+        fv: list[float] = []
+        for e in range(horizon + 1):
+            s0 = survival(float(e))
+            fj = 1.0 - survival(max(0.0, e + tau)) / s0 if s0 > 1e-12 else f[-1] if f else 0.0
+            fj = min(1.0, max(0.0, fj))
+            f.append(fj)
+            fv.append(fj * (1.0 - fj))
+        self._f, self._fv = f, fv
+
+    def _build_q(self) -> None:
+        p = self._q_p = self.hit_rate
+        q: list[float] = []
+        qv: list[float] = []
+        for fa in self._fa:
+            live = p * (1.0 - fa)
+            qi = live / (live + (1.0 - p)) if live > 0.0 else 0.0
+            q.append(qi)
+            qv.append(qi * (1.0 - qi))
+        self._q, self._qv = q, qv
+
+    @property
+    def tau(self) -> float:
+        """The planning horizon of the current tables (seconds)."""
+        return self._tau
+
+    @property
+    def ready(self) -> bool:
+        return bool(self._f)
+
+    # -- per-decision sums, O(N + R)
+    def free_moments(self, busy_elapsed: tuple[float, ...]) -> tuple[float, float]:
+        f, fv = self._f, self._fv
+        last = len(f) - 1
+        s = v = 0.0
+        for e in busy_elapsed:
+            i = int(e)
+            if i > last:
+                i = last
+            s += f[i]
+            v += fv[i]
+        return s, v
+
+    def agent_moments(self, snap: PacingSnapshot) -> tuple[float, float]:
+        """E[F] and Var F: idle agents, agents in wrap-up that finish within τ, and talking
+        (or, when talk cannot be told from wrap-up, busy) agents weighted by f_j."""
+        if self.wrap is not None and snap.talk_elapsed is not None and snap.wrap_remaining is not None:
+            s, v = self.free_moments(snap.talk_elapsed)
+            tau = self._tau
+            s += sum(1 for r in snap.wrap_remaining if r <= tau)
+        else:
+            s, v = self.free_moments(snap.busy_elapsed)
+        return s + snap.idle_agents, v
+
+    @staticmethod
+    def split_wrap(snap: PacingSnapshot) -> float | None:
+        """The wrap-up time to split busy agents by, if the snapshot allows it."""
+        if snap.talk_elapsed is None or snap.wrap_remaining is None:
+            return None
+        return snap.wrap_seconds
+
+    def answer_moments(self, ringing_ages: tuple[float, ...]) -> tuple[float, float]:
+        q, qv = self._q, self._qv
+        last = len(q) - 1
+        s = v = 0.0
+        for a in ringing_ages:
+            i = int(a * 2.0)
+            if i > last:
+                continue
+            s += q[i]
+            v += qv[i]
+        return s, v
+
+
+# --------------------------------------------------------------------------- policy
+#: Internal target as a share of the cap: 2.5 % of 3 % for the US 30-day window, 1.8 % of 3 %
+#: for the UK rolling 24 hours (pacing.md §4).
+TARGET_SHARE = {"us": 2.5 / 3.0, "uk": 1.8 / 3.0}
+BUDGET_WINDOW = {"us": 30 * 86400.0, "uk": 86400.0}
+
+
+@dataclass
+class Predictive:
+    """Overflow rule + integral loop on log ε + overrides (pacing.md §3.6).
+
+    ``abandon_cap`` is the legal cap (fraction); the loop aims at ``target`` (derived from the
+    compliance profile unless given). ``epsilon`` is the starting instantaneous overflow
+    fraction; ``gain`` the loop gain k in log ε ← log ε + k·(α*·ΔA − ΔD)/√ΔA every
+    ``loop_seconds``.
+    """
+
+    abandon_cap: float = 0.03
+    compliance_profile: str = "us"
+    target: float | None = None
+    min_agents: int = 5
+    cold_start_answers: int = 100
+    epsilon: float = 0.007
+    epsilon_min: float = 1e-4
+    epsilon_max: float = 0.5
+    gain: float = 0.3
+    loop_seconds: float = 60.0
+    loop_min_answers: int = 20
+    """The loop acts every ``loop_seconds`` once at least this many live answers have accumulated."""
+    refresh_seconds: float = 120.0
+    tau: float | None = None
+    """Planning horizon; None = the estimated mean answer delay of live answers + the grace time."""
+    spike_min_answers: int = 20
+    spike_share: float = 0.5
+    budget_min_answers: int = 500
+    max_calls: int | None = None
+    """At most this many new calls per decision (default: 3 × agents)."""
+    priors: Priors = field(default_factory=Priors)
+
+    estimates: Estimates = field(init=False)
+    _t0: float | None = field(default=None, init=False)
+    _loop_at: float = field(default=0.0, init=False)
+    _loop_counts: tuple[int, int] = field(default=(0, 0), init=False)
+    _refresh_at: float = field(default=-1e18, init=False)
+    _minute: deque[tuple[float, int, int]] = field(default_factory=deque, init=False)
+    _budget: deque[tuple[float, int, int]] = field(default_factory=deque, init=False)
+    _budget_spent: bool = field(default=False, init=False)
+    _log_eps: float = field(default=0.0, init=False)
+    _spike_at: float = field(default=-1e18, init=False)
+    _progressive: Progressive = field(default_factory=Progressive, init=False)
+
+    def __post_init__(self) -> None:
+        if self.compliance_profile not in TARGET_SHARE:
+            raise ValueError(f"unknown compliance profile {self.compliance_profile!r} (us or uk)")
+        if not 0.0 < self.abandon_cap < 1.0:
+            raise ValueError("abandon_cap must be a fraction between 0 and 1")
+        if self.target is None:
+            self.target = self.abandon_cap * TARGET_SHARE[self.compliance_profile]
+        if not 0.0 < self.target <= self.abandon_cap:
+            raise ValueError("target must be positive and at most the cap")
+        self.estimates = Estimates(priors=self.priors)
+        self._log_eps = math.log(self.epsilon)
+
+    @property
+    def current_epsilon(self) -> float:
+        return math.exp(self._log_eps)
+
+    @property
+    def budget_window(self) -> float:
+        return BUDGET_WINDOW[self.compliance_profile]
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _t(self, snap: PacingSnapshot) -> float:
+        ts = snap.now.timestamp()
+        if self._t0 is None:
+            self._t0 = ts
+            self._loop_at = ts + self.loop_seconds
+            self._loop_counts = (snap.live_answers, snap.abandoned)
+        return ts - self._t0
+
+    def _track(self, t: float, snap: PacingSnapshot) -> None:
+        est = self.estimates
+        est.observe_counts(t, snap.live_answers, snap.non_live)
+        if t >= self._refresh_at + self.refresh_seconds or not est.ready:
+            est.rebuild(snap.handle_times, snap.answer_delays, tau=self.tau, wrap=est.split_wrap(snap))
+            self._refresh_at = t
+        # last-minute window for the drop spike, and the budget window (minute buckets)
+        for buf, keep in ((self._minute, 60.0), (self._budget, self.budget_window)):
+            if not buf or t - buf[-1][0] >= (1.0 if buf is self._minute else 60.0):
+                buf.append((t, snap.live_answers, snap.abandoned))
+            while len(buf) > 1 and t - buf[1][0] >= keep:
+                buf.popleft()
+
+    def _window_rate(self, buf: deque[tuple[float, int, int]], snap: PacingSnapshot) -> tuple[int, float]:
+        _, a0, d0 = buf[0]
+        da = snap.live_answers - a0
+        return da, ((snap.abandoned - d0) / da if da > 0 else 0.0)
+
+    def _loop(self, t: float, snap: PacingSnapshot, *, active: bool) -> None:
+        ts = t + (self._t0 or 0.0)
+        if ts < self._loop_at:
+            return
+        a0, d0 = self._loop_counts
+        da, dd = snap.live_answers - a0, snap.abandoned - d0
+        if not active:
+            self._loop_counts = (snap.live_answers, snap.abandoned)
+        elif da >= self.loop_min_answers and self.target is not None:
+            # Batches of at least loop_min_answers keep the 1/√ΔA weighting from biasing the
+            # equilibrium: with one or two answers a minute (small teams), drops cluster in the
+            # busier minutes, which 1/√ΔA would under-weight, settling above the target.
+            step = self.gain * (self.target * da - dd) / math.sqrt(da)
+            self._log_eps = min(math.log(self.epsilon_max), max(math.log(self.epsilon_min), self._log_eps + step))
+            self._loop_counts = (snap.live_answers, snap.abandoned)
+        self._loop_at = ts + self.loop_seconds
+
+    def _fallback(self, snap: PacingSnapshot, why: str) -> PacingDecision:
+        d = self._progressive.decide(snap)
+        return PacingDecision(
+            calls_to_place=d.calls_to_place, reason=f"predictive: {why}; {d.reason}", mode="progressive"
+        )
+
+    # ---------------------------------------------------------------------- decide
+    def decide(self, snap: PacingSnapshot) -> PacingDecision:
+        t = self._t(snap)
+        self._track(t, snap)
+        cap = self.abandon_cap
+        if snap.agents == 0:
+            self._loop(t, snap, active=False)
+            return PacingDecision(calls_to_place=0, reason="predictive: no agents logged in", mode="predictive")
+
+        # 1. cold start
+        if snap.live_answers < self.cold_start_answers:
+            self._loop(t, snap, active=False)
+            return self._fallback(
+                snap,
+                f"cold start, {snap.live_answers} of {self.cold_start_answers} live answers observed — dialing "
+                "progressively until the estimates are trustworthy",
+            )
+        # 2. too few agents
+        if snap.agents < self.min_agents:
+            self._loop(t, snap, active=False)
+            return self._fallback(
+                snap,
+                f"{snap.agents} agents is below min_agents_predictive = {self.min_agents}, where predictive gains "
+                "little and risks much",
+            )
+        # 3. drop spike: halve ε (at most once a minute)
+        da_1m, rate_1m = self._window_rate(self._minute, snap)
+        spike = ""
+        if da_1m > self.spike_min_answers and rate_1m > self.spike_share and self._spike_ok(t):
+            self._log_eps -= math.log(2.0)
+            self._log_eps = max(self._log_eps, math.log(self.epsilon_min))
+            spike = f"drop spike ({rate_1m:.0%} of {da_1m} answers in the last minute) halved ε; "
+        # 4. budget spent
+        da_w, rate_w = self._window_rate(self._budget, snap)
+        window = "30 days" if self.compliance_profile == "us" else "24 h"
+        if da_w >= self.budget_min_answers and rate_w >= cap:
+            self._budget_spent = True
+        elif self._budget_spent and rate_w <= cap - 0.25 * (cap - (self.target or cap)):
+            self._budget_spent = False
+        if self._budget_spent:
+            self._loop(t, snap, active=False)
+            return self._fallback(
+                snap,
+                f"{spike}abandonment budget spent ({rate_w:.2%} over {window} ≥ cap {cap:.1%}), progressive until "
+                "it recovers",
+            )
+
+        self._loop(t, snap, active=True)
+        est = self.estimates
+        p = est.hit_rate
+        free, var_free = est.agent_moments(snap)
+        ans, var_ans = est.answer_moments(snap.ringing_ages)
+        ans += snap.waiting
+        eps = self.current_epsilon
+        limit = self.max_calls if self.max_calls is not None else 3 * snap.agents
+        n = overflow_calls(
+            mean_answers=ans,
+            var_answers=var_ans,
+            mean_free=free,
+            var_free=var_free,
+            hit_rate=p,
+            epsilon=eps,
+            max_calls=limit,
+            sure_free=snap.idle_agents,
+        )
+        core = (
+            f"E[free in {est.tau:.0f}s]={free:.1f}, E[answers coming]={ans:.1f}, p={p:.2f}, ε={eps:.3g} "
+            f"(target {self.target:.1%})"
+        )
+        if n == 0 and snap.ringing:
+            reason = f"predictive: {spike}{core} → 0; enough calls ringing, and ringing calls are never cancelled"
+        else:
+            reason = f"predictive: {spike}{core} → {n}"
+        return PacingDecision(calls_to_place=n, reason=reason, mode="predictive")
+
+    def _spike_ok(self, t: float) -> bool:
+        if t - self._spike_at < 60.0:
+            return False
+        self._spike_at = t
+        return True
