@@ -238,7 +238,7 @@ def test_abandon_budget_forces_progressive_for_a_predictive_campaign(
     assert meter.force_progressive
     for _ in range(10):
         record_factory(c)
-    monkeypatch.setattr(pacing_state, "policy_for", lambda campaign: Overdial())
+    monkeypatch.setattr(pacing_state, "policy_for", lambda campaign, ctx=None: Overdial())
     report = tick.run_tick(context(store, clock), now=now, campaigns=[c.name])
     reason = report.campaigns[0].reason
     assert reason.startswith("abandon_budget: abandon rate 3.00% (3 of 100 live answers, last 24 h)")
@@ -264,7 +264,7 @@ def test_abandon_budget_leaves_a_campaign_within_its_cap_alone(
     assert "last 30 days" in meter.reason
     for _ in range(10):
         record_factory(c)
-    monkeypatch.setattr(pacing_state, "policy_for", lambda campaign: Overdial())
+    monkeypatch.setattr(pacing_state, "policy_for", lambda campaign, ctx=None: Overdial())
     report = tick.run_tick(context(store, clock), now=now, campaigns=[c.name])
     assert report.campaigns[0].reason == "predictive: overdial 8"
     assert report.placed == 8
