@@ -71,11 +71,14 @@ def campaign_status(ctx: Context, c: Campaign, *, now: datetime) -> dict[str, An
             not_dialing["preview_mode"] = due
         else:
             snap = pacing_state.snapshot(ctx, c, now=now)
-            if snap.idle_agents == 0:
+            fresh = note is not None and now - note.decided_at <= DAEMON_SILENT_AFTER
+            if fresh and note is not None and note.reason.startswith("abandon_budget"):
+                not_dialing["abandon_budget"] = due
+            elif snap.idle_agents == 0:
                 not_dialing["no_idle_agents"] = due
             elif c.max_lines is not None and snap.lines_in_use >= c.max_lines:
                 not_dialing["line_cap"] = due
-            elif note is None or now - note.decided_at > DAEMON_SILENT_AFTER:
+            elif note is None or not fresh:
                 not_dialing["no_dialer_running"] = due
             elif note.capped_by and note.capped_by.startswith("CPS"):
                 not_dialing["cps_cap"] = due

@@ -17,6 +17,7 @@ from dialer.domain.clock import VirtualClock
 from dialer.domain.records import AttemptState, NewRecord, RecordStatus
 from dialer.domain.results import CallResult
 from dialer.domain.treatments import RetryDecision
+from dialer.status import campaign_status
 from dialer.store.repository import AttemptEnding, SqlStore
 from tests.integration.test_tick import context
 
@@ -245,6 +246,10 @@ def test_abandon_budget_forces_progressive_for_a_predictive_campaign(
     assert "progressive: 3 idle of 3 agents" in reason
     assert report.placed == 3  # one line per idle agent, not the predictive policy's eight
     assert all(a.pacing_reason.startswith("abandon_budget") for a in store.in_flight(c.id))
+    # `dialer status` says why the other seven wait.
+    assert campaign_status(context(store, clock), store.get_campaign(c.name), now=now)["not_dialing"] == {
+        "abandon_budget": 7
+    }
 
 
 def test_abandon_budget_leaves_a_campaign_within_its_cap_alone(
