@@ -14,6 +14,21 @@ from dialer.domain.campaigns import CampaignSpec, DialMode
 from dialer.domain.windows import CallingWindow
 from dialer.errors import ConfigError
 
+#: [campaign] keys kept in the campaign's options JSON rather than in columns of their own.
+OPTION_KEYS = (
+    "lines_per_agent",
+    "machine_detection",
+    "abandon_message",
+    "compliance_profile",
+    "abandon_target",
+    "min_agents_predictive",
+    "schedule_hours",
+    "schedule_days",
+    "start_date",
+    "end_date",
+    "allow_relaxing",
+)
+#: Every key a campaign file's [campaign] table may hold.
 CAMPAIGN_KEYS = {
     "name",
     "flow_id",
@@ -29,33 +44,8 @@ CAMPAIGN_KEYS = {
     "ring_timeout",
     "max_cps",
     "max_lines",
-    "lines_per_agent",
-    "machine_detection",
-    "abandon_message",
-    # Compliance, schedule and pacing-guard options (dialer.domain.campaign_options)
-    "compliance_profile",
-    "abandon_target",
-    "min_agents_predictive",
-    "schedule_hours",
-    "schedule_days",
-    "start_date",
-    "end_date",
-    "allow_relaxing",
+    *OPTION_KEYS,
 }
-#: [campaign] keys kept in the campaign's options JSON rather than in columns of their own.
-OPTION_KEYS = (
-    "lines_per_agent",
-    "machine_detection",
-    "abandon_message",
-    "compliance_profile",
-    "abandon_target",
-    "min_agents_predictive",
-    "schedule_hours",
-    "schedule_days",
-    "start_date",
-    "end_date",
-    "allow_relaxing",
-)
 
 
 def build_spec(
