@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, bindparam, select, update
+from sqlalchemy import Connection, Engine, RowMapping, Table, bindparam, select, update
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from dialer.domain.records import RECORD_TRANSITIONS, RecordStatus, check_record_transition
+from dialer.domain.results import CallResult
+from dialer.domain.treatments import RetryDecision
 from dialer.errors import NotFound, StoreError
-from dialer.store import migrate
+from dialer.store import convert, migrate
 from dialer.store.tables import (
     AttemptRow,
     CampaignEventRow,
@@ -23,6 +26,7 @@ from dialer.store.tables import (
     ProviderEventRow,
     RecordRow,
 )
+from dialer.store.types import FinishedAttempt
 
 campaigns_t = cast(Table, CampaignRow.__table__)
 records_t = cast(Table, RecordRow.__table__)
@@ -93,3 +97,46 @@ class StoreBase:
         if row is None:
             raise NotFound(f"no record with id {record_id}")
         check_record_transition(RecordStatus(row.status), target, handle=row.handle)
+
+    def _settle_record(
+        self,
+        conn: Connection,
+        arow: RowMapping,
+        rrow: RowMapping,
+        *,
+        attempt_values: Mapping[str, Any],
+        result: CallResult,
+        counts: Mapping[str, Any],
+        attempts: int,
+        decision: RetryDecision,
+        now: datetime,
+        extra: Mapping[str, Any] | None = None,
+    ) -> FinishedAttempt:
+        """Move the record of an ended attempt on by ``decision``, with ``result`` counted.
+
+        A decision to stay ``dialing`` is a preview hold: the record stays leased to the agent
+        who dialed it until ``decision.retry_at``.
+        """
+        record_values: dict[str, Any] = {
+            "attempts": attempts,
+            "result_counts": dict(counts),
+            "last_outcome": result.value,
+            **(extra or {}),
+            "lease_owner": None,
+            "lease_until": None,
+            "blocked_reason": None,
+            "blocked_detail": decision.reason,
+            "blocked_until": None,
+            "updated_at": now,
+        }
+        if decision.status is RecordStatus.DIALING:
+            record_values["lease_owner"] = rrow["lease_owner"]
+            record_values["lease_until"] = decision.retry_at
+        elif decision.retry_at is not None:
+            record_values["next_dial_at"] = decision.retry_at
+        self._move_record(conn, arow["record_id"], decision.status, record_values)
+        return FinishedAttempt(
+            attempt=convert.attempt({**arow, **attempt_values, "handle": rrow["handle"]}),
+            record=convert.record({**rrow, **record_values, "status": decision.status.value}),
+            decision=decision,
+        )

@@ -339,29 +339,18 @@ class DialingStore(StoreBase):
                 if value is not None:
                     attempt_values[key] = value
             conn.execute(_UPDATE_ATTEMPT, {"_aid": attempt_id, **attempt_values})
-            record_values: dict[str, Any] = {
-                "attempts": attempts,
-                "result_counts": counts,
-                "last_outcome": outcome.value,
-                "last_was_missed": ending.was_missed,
-                "lease_owner": None,
-                "lease_until": None,
-                "blocked_reason": None,
-                "blocked_detail": decision.reason,
-                "blocked_until": None,
-                "updated_at": now,
-            }
-            if decision.status is RecordStatus.DIALING:  # preview hold: the agent keeps the record
-                record_values["lease_owner"] = rrow["lease_owner"]
-                record_values["lease_until"] = decision.retry_at
-            elif decision.retry_at is not None:
-                record_values["next_dial_at"] = decision.retry_at
-            self._move_record(conn, arow["record_id"], decision.status, record_values)
-        return FinishedAttempt(
-            attempt=convert.attempt({**arow, **attempt_values, "handle": rrow["handle"]}),
-            record=convert.record({**rrow, **record_values, "status": decision.status.value}),
-            decision=decision,
-        )
+            return self._settle_record(
+                conn,
+                arow,
+                rrow,
+                attempt_values=attempt_values,
+                result=outcome,
+                counts=counts,
+                attempts=attempts,
+                decision=decision,
+                now=now,
+                extra={"last_was_missed": ending.was_missed},
+            )
 
     def recent_endings(self, campaign_id: int, *, since: datetime) -> list[Attempt]:
         """Attempts connected to an agent that ended after ``since`` (agents still in wrap-up)."""

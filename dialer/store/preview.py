@@ -127,25 +127,17 @@ class PreviewStore(StoreBase):
                 "updated_at": now,
             }
             conn.execute(update(attempts_t).where(attempts_t.c.id == attempt_id).values(**attempt_values))
-            record_values: dict[str, Any] = {
-                "attempts": attempts,
-                "result_counts": counts,
-                "last_outcome": result.value,
-                "lease_owner": None,
-                "lease_until": None,
-                "blocked_reason": None,
-                "blocked_detail": decision.reason,
-                "blocked_until": None,
-                "updated_at": now,
-            }
-            if decision.retry_at is not None:
-                record_values["next_dial_at"] = decision.retry_at
-            self._move_record(conn, arow["record_id"], decision.status, record_values)
-        return FinishedAttempt(
-            attempt=convert.attempt({**arow, **attempt_values, "handle": rrow["handle"]}),
-            record=convert.record({**rrow, **record_values, "status": decision.status.value}),
-            decision=decision,
-        )
+            return self._settle_record(
+                conn,
+                arow,
+                rrow,
+                attempt_values=attempt_values,
+                result=result,
+                counts=counts,
+                attempts=attempts,
+                decision=decision,
+                now=now,
+            )
 
     def reschedule_record(
         self,
