@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,6 +14,11 @@ import pytest
 from dialer.domain.campaigns import Campaign
 from dialer.domain.imports import RejectedRow
 from dialer.domain.results import CallResult
+from dialer.errors import StoreError
+from dialer.reports import sheets
+from dialer.reports.csvfile import csv_kinds, write_csv, write_csv_lines
+from dialer.reports.safety import TRIGGERS, csv_text
+from dialer.store import reporting
 from dialer.store.repository import SqlStore
 from tests.conftest import T0
 from tests.report_history import add_attempts, add_records, attempt
@@ -171,3 +178,67 @@ def test_a_report_reads_one_snapshot(store: SqlStore, campaign_factory: Campaign
 def test_an_unknown_zone_is_refused(store: SqlStore) -> None:
     with pytest.raises(Exception, match="Mars/Olympus"), store.report_snapshot(zone="Mars/Olympus", now=T0):
         pass
+
+
+# ---------------------------------------------------------------------- CSV lines
+#: Text from outside the dialer: formulas, quotes, separators, line breaks, accents.
+AWKWARD = {
+    "agent": '=HYPERLINK("http://x","y")',
+    "error": 'Failed: "busy", here\nand there',
+    "raw_outcome": "@SUM(A1)",
+    "provider_ref": "+12125550100",  # a plain number: kept as it is
+    "call_sid": "-2+3",
+    "pacing_reason": "Zoë, José; \t tab",
+}
+
+
+def _awkward_history(store: SqlStore, camp: Campaign) -> None:
+    rids = add_records(store, camp, 4, now=T0, prefix="=H")  # handles that begin with a trigger
+    outcomes = [CallResult.ANSWER, CallResult.ABANDONED, CallResult.NO_ANSWER, None, CallResult.BUSY]
+    history = []
+    for k in range(20):
+        a = attempt(camp, rids[k % 4], T0 + timedelta(minutes=k, microseconds=k * 123_457), outcomes[k % 5])
+        if k % 3 == 0:
+            a = dataclasses.replace(a, **AWKWARD)  # type: ignore[arg-type]
+        if k % 4 == 1:
+            a = dataclasses.replace(a, duration_s=k / 7 if a.duration_s is not None else None)
+        history.append(a)
+    add_attempts(store, history)
+
+
+@pytest.mark.parametrize("handles_in_memory", [True, False])
+def test_sqlite_renders_the_lines_the_csv_module_writes(
+    store: SqlStore,
+    campaign_factory: CampaignFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    handles_in_memory: bool,
+) -> None:
+    if not handles_in_memory:  # a campaign with more records than an export holds handles for
+        monkeypatch.setattr(reporting, "HANDLES_IN_MEMORY", 3)
+    camp = campaign_factory(timezone="America/New_York")
+    _awkward_history(store, camp)
+    _awkward_history(store, campaign_factory())  # another campaign's attempts stay out
+    columns = sheets.attempt_columns(camp.zone)
+    kinds = csv_kinds(columns)
+    assert kinds[:2] == ["free", "text"] and kinds[10] == "number" and kinds[13] == "flag"
+    written, rendered = tmp_path / "written.csv", tmp_path / "rendered.csv"
+    with store.report_snapshot(zone=camp.zone, now=T0) as reader:
+        durations = [line.duration_s for batch in reader.attempt_lines(camp.id) for line in batch]
+        assert durations[1] == 0.143 and durations[0] == 55.0  # to the millisecond (1/7 s was stored)
+        if store.dialect != "sqlite":
+            assert not reader.renders_csv
+            with pytest.raises(StoreError, match="only SQLite renders CSV lines"):
+                next(reader.attempt_csv_lines(camp.id, kinds, csv_text, TRIGGERS))
+            return
+        assert reader.renders_csv
+        for bounds in ({}, {"since": T0 + timedelta(minutes=3), "until": T0 + timedelta(minutes=11)}):
+            n = write_csv(written, columns, reader.attempt_lines(camp.id, **bounds))
+            lines = reader.attempt_csv_lines(camp.id, kinds, csv_text, TRIGGERS, batch=3, **bounds)
+            assert write_csv_lines(rendered, columns, lines) == n == (8 if bounds else 20)
+            assert rendered.read_bytes() == written.read_bytes()
+            if not bounds:
+                text = rendered.read_text("utf-8-sig")
+    assert '"\'=H-00000"' in text and '"\'=HYPERLINK(""http://x"",""y"")"' in text  # neutralised, quotes doubled
+    assert '"+12125550100"' in text and '"Failed: ""busy"", here\nand there"' in text
+    assert ",True," in text and ",False," in text and ',"",' in text and ",0.143," in text
