@@ -2,8 +2,9 @@
 
 Every text field is enclosed in double quotes and trigger-led text in the columns that can
 come from outside the dialer gets OWASP's ``'`` prefix (:mod:`dialer.reports.safety`);
-numbers and booleans are bare, empty cells are empty, date-times are local wall-clock text
-``YYYY-MM-DD HH:MM:SS``. Rows are written a store batch at a time.
+numbers and booleans are bare, empty cells are ``""``, date-times are local wall-clock text
+``YYYY-MM-DD HH:MM:SS``. Rows are written a store batch at a time, through the csv module
+(:func:`write_csv`), or as lines the database rendered the same way (:func:`write_csv_lines`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from dialer.reports.safety import TRIGGERS, csv_text
 from dialer.reports.sheets import Column, Row
+from dialer.store.reporting import CsvKind
 
 
 def write_csv(path: Path, columns: Sequence[Column], batches: Iterable[Sequence[Row]]) -> int:
@@ -36,6 +38,27 @@ def write_csv(path: Path, columns: Sequence[Column], batches: Iterable[Sequence[
             text.truncate()
             n += len(batch)
         handle.write(text.getvalue())
+    return n
+
+
+def csv_kinds(columns: Sequence[Column]) -> list[CsvKind]:
+    """How each column is written, for a database that renders the lines itself
+    (:meth:`~dialer.store.reporting.ReportReader.attempt_csv_lines`)."""
+    kinds: dict[str, CsvKind] = {"int": "number", "float": "number", "bool": "flag"}
+    return ["free" if c.free else kinds.get(c.kind, "text") for c in columns]
+
+
+def write_csv_lines(path: Path, columns: Sequence[Column], batches: Iterable[Sequence[str]]) -> int:
+    """Write the header, then lines already rendered as :func:`write_csv` writes rows; how many."""
+    n = 0
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\r\n").writerow(
+            [csv_text(c.name) for c in columns]
+        )
+        for batch in batches:
+            handle.write("\r\n".join(batch))
+            handle.write("\r\n")
+            n += len(batch)
     return n
 
 

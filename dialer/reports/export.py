@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from dialer.domain.campaigns import Campaign
 from dialer.errors import DialerError
 from dialer.reports import sheets
-from dialer.reports.csvfile import csv_line, write_csv
+from dialer.reports.csvfile import csv_kinds, csv_line, write_csv, write_csv_lines
 from dialer.reports.figures import (
     ABANDON_CAP,
     ROLLING_DAYS,
@@ -38,6 +38,7 @@ from dialer.reports.figures import (
     fill_periods,
 )
 from dialer.reports.files import write_atomically
+from dialer.reports.safety import TRIGGERS, csv_text
 from dialer.reports.workbook import MAX_COLUMNS, MAX_ROWS, SHEETS, SummaryLine, WorkbookWriter
 from dialer.store.reporting import LOCAL_FORMAT, PeriodCount, ReportReader
 from dialer.store.repository import SqlStore
@@ -370,8 +371,13 @@ def _write_csv(
     reader: ReportReader, campaign: Campaign, target: Path, *, sheet: Sheet, since: datetime | None, until: datetime
 ) -> dict[str, int]:
     if sheet == "attempts":
+        columns = sheets.attempt_columns(campaign.zone)
+        if reader.renders_csv:  # the database writes each line: several times faster for millions
+            kinds = csv_kinds(columns)
+            lines = reader.attempt_csv_lines(campaign.id, kinds, csv_text, TRIGGERS, since=since, until=until)
+            return {"Attempts": write_csv_lines(target, columns, lines)}
         batches = sheets.attempt_batches(reader.attempt_lines(campaign.id, since=since, until=until))
-        return {"Attempts": write_csv(target, sheets.attempt_columns(campaign.zone), batches)}
+        return {"Attempts": write_csv(target, columns, batches)}
     keys = reader.user_data_keys(campaign.id)
     records = sheets.record_batches(reader.record_lines(campaign.id), campaign, keys)
     return {"Records": write_csv(target, sheets.record_columns(keys), records)}
