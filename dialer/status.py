@@ -70,7 +70,8 @@ def campaign_status(ctx: Context, c: Campaign, *, now: datetime) -> dict[str, An
         elif c.mode is DialMode.PREVIEW:
             not_dialing["preview_mode"] = due
         else:
-            snap = pacing_state.snapshot(ctx, c, now=now)
+            with ctx.lock:  # the snapshot reads the provider and the pacing meters
+                snap = pacing_state.snapshot(ctx, c, now=now)
             fresh = note is not None and now - note.decided_at <= DAEMON_SILENT_AFTER
             if fresh and note is not None and note.reason.startswith("abandon_budget"):
                 not_dialing["abandon_budget"] = due

@@ -5,6 +5,11 @@ interval job runs the tick, never two at once (``max_instances=1``), with missed
 coalesced; campaigns' scheduled reports run as cron jobs on a thread of their own. SIGTERM
 or SIGINT stops new placements at once; results of calls already in flight are still
 collected for up to ``shutdown_grace_seconds``, then the process exits 0.
+
+``background=True`` runs the same jobs on a background scheduler thread (:meth:`Daemon.start`,
+:meth:`Daemon.stop`), for `dialer web`, which paces in the process that serves the preview
+desk. Each tick holds ``ctx.lock`` so that requests using the telephony backend or the
+pacing state wait for it instead of racing it.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from datetime import datetime, timedelta
 from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -48,6 +55,7 @@ class Daemon:
         until_done: bool = False,
         on_tick: Callable[[TickReport], None] | None = None,
         install_signals: bool = True,
+        background: bool = False,
     ) -> None:
         self.ctx = ctx
         self.campaigns = list(campaigns) if campaigns else None
@@ -57,8 +65,10 @@ class Daemon:
         self.result = DaemonResult()
         self._stopping = threading.Event()
         self._stop_deadline: datetime | None = None
+        self._finished = threading.Event()
         self.reports = ReportJobs(ctx, self.campaigns)
-        self.scheduler = BlockingScheduler(
+        scheduler_class: type[BaseScheduler] = BackgroundScheduler if background else BlockingScheduler
+        self.scheduler = scheduler_class(
             # Scheduled reports get their own thread: a big workbook never holds up the tick.
             executors={
                 "default": ThreadPoolExecutor(max_workers=1),
@@ -80,6 +90,14 @@ class Daemon:
         self.request_stop()
 
     def tick(self) -> None:
+        with self.ctx.lock:
+            self._tick()
+
+    def _shutdown(self) -> None:
+        self._finished.set()
+        self.scheduler.shutdown(wait=False)
+
+    def _tick(self) -> None:
         now = self.ctx.clock.now()
         try:
             if self._stopping.is_set():
@@ -87,7 +105,7 @@ class Daemon:
                 left = len(self.ctx.store.in_flight())
                 if left == 0 or (self._stop_deadline is not None and now >= self._stop_deadline):
                     self.result.in_flight_at_exit = left
-                    self.scheduler.shutdown(wait=False)
+                    self._shutdown()
                 return
             report = run_tick(self.ctx, now=now, campaigns=self.campaigns)
             self.result.ticks += 1
@@ -98,13 +116,15 @@ class Daemon:
                 ids = campaign_ids(self.ctx, self.campaigns)
                 if self.ctx.store.unfinished_records(ids) == 0 and not self.ctx.store.in_flight():
                     self.result.done = True
-                    self.scheduler.shutdown(wait=False)
+                    self._shutdown()
         except Exception:  # one bad tick must not kill the daemon; the next tick retries
             log.exception("tick failed; the next tick will retry")
 
     def run(self) -> DaemonResult:
-        preflight.check(self.ctx, campaigns=self.campaigns, now=self.ctx.clock.now())
-        reconcile_in_flight(self.ctx, now=self.ctx.clock.now())
+        """Run until stopped (blocking scheduler), or start and return at once (background)."""
+        with self.ctx.lock:
+            preflight.check(self.ctx, campaigns=self.campaigns, now=self.ctx.clock.now())
+            reconcile_in_flight(self.ctx, now=self.ctx.clock.now())
         if self.install_signals and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self._signal)
             signal.signal(signal.SIGINT, self._signal)
@@ -117,4 +137,18 @@ class Daemon:
         )
         self.reports.install(self.scheduler)
         self.scheduler.start()
+        return self.result
+
+    def start(self) -> None:
+        """Background mode: check, reconcile and start ticking on the scheduler's thread."""
+        self.run()
+
+    def stop(self, *, timeout: float | None = None) -> DaemonResult:
+        """Background mode: stop placing calls, collect the calls in flight (up to the grace
+        time, or ``timeout`` seconds of waiting), then shut the scheduler down."""
+        self.request_stop()
+        if not self._finished.wait(timeout if timeout is not None else self.ctx.settings.shutdown_grace_seconds + 5):
+            log.warning("the pacer did not finish collecting calls in flight in time; stopping it")
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
         return self.result
