@@ -234,3 +234,23 @@ def verdict(
     if c.mode is DialMode.PREVIEW:
         return "due: waiting for an agent to request it in preview"
     return "due: will be dialed when the pacer has a free agent"
+
+
+def agent_figures(ctx: Context, c: Campaign, *, now: datetime) -> dict[str, Any]:
+    """The campaign's agents right now (from the provider when it reports them, else inferred
+    from the dialer's own calls) and the occupancy: now, and over the run when the provider
+    measured it (the simulated call centre does)."""
+    with ctx.lock:  # the provider's view and the pacing meters are shared with the pacer
+        snap = pacing_state.snapshot(ctx, c, now=now)
+        stats = ctx.telephony.centre_stats(c.name, now=now)
+    busy = max(0, snap.agents - snap.idle_agents)
+    return {
+        "agents": snap.agents,
+        "busy": busy,
+        "idle": snap.idle_agents,
+        "waiting": snap.waiting,
+        "ringing": len(snap.ringing_ages),
+        "lines_in_use": snap.lines_in_use,
+        "occupancy_now": busy / snap.agents if snap.agents else None,
+        "occupancy_run": stats.occupancy if stats is not None else None,
+    }

@@ -12,7 +12,7 @@ from dialer.cli import (  # noqa: F401  (register commands)
     reports,
     sandbox,
     users,
-    # web,
+    web,
     webhooks,
 )
 from dialer.cli.app import cli, main
