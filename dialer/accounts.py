@@ -23,7 +23,21 @@ log = logging.getLogger(__name__)
 
 _hasher = PasswordHasher()
 #: Verified against when the user does not exist, so that the time taken does not reveal it.
-_DUMMY_HASH = _hasher.hash("not a password of anyone")
+_dummy_hash: str | None = None
+
+
+def set_hasher(hasher: PasswordHasher) -> None:
+    """Use other argon2 parameters (the test suite uses cheap ones; hashes made with other
+    parameters still verify, and are re-hashed with these at the next login)."""
+    global _hasher, _dummy_hash
+    _hasher, _dummy_hash = hasher, None
+
+
+def _dummy() -> str:
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("not a password of anyone")
+    return _dummy_hash
 
 
 class AccountError(ConfigError):
@@ -69,7 +83,7 @@ def authenticate(store: SqlStore, name: str, password: str, *, now: datetime) ->
     found = store.user_password_hash(name) if len(name) <= 64 and len(password) <= users.MAX_PASSWORD else None
     if found is None:
         try:
-            _hasher.verify(_DUMMY_HASH, password[: users.MAX_PASSWORD])
+            _hasher.verify(_dummy(), password[: users.MAX_PASSWORD])
         except VerificationError:
             pass
         return None

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from anyio import to_thread
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -132,7 +133,7 @@ def create_app(
             yield {}
         finally:
             if pacer is not None:
-                result = pacer.stop()
+                result = await to_thread.run_sync(pacer.stop)
                 log.info("pacer stopped after %d ticks, %d calls placed", result.ticks, result.placed)
 
     routes: list[BaseRoute] = [
