@@ -87,6 +87,7 @@ FORM_DEFAULTS = {
     "days": "mon-sun",
     "ring_timeout": "25",
     "compliance_profile": "us",
+    "start_paused": "on",
 }
 
 
@@ -125,7 +126,7 @@ def create_campaign(request: Request, form: FormData | None) -> Response:
         "treatments abandon_message"
     ).split()
     values = {k: form_value(form, k) for k in keys}
-    flags = {k: form_value(form, k) == "on" for k in ("allow_random_caller_id", "allow_relaxing")}
+    flags = {k: form_value(form, k) == "on" for k in ("allow_random_caller_id", "allow_relaxing", "start_paused")}
     try:
         if not values["name"] or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}", values["name"]):
             raise ConfigError("name: 1-80 letters, digits, '.', '_' or '-' (it appears in URLs and file names)")
@@ -151,7 +152,7 @@ def create_campaign(request: Request, form: FormData | None) -> Response:
             name=values["name"],
             flow_id=values["flow_id"],
             mode=values["mode"] or "progressive",
-            caller_ids=[c for c in re.split(r"[\s,;]+", values["caller_ids"]) if c],
+            caller_ids=[c.strip() for c in re.split(r"[\n,;]+", values["caller_ids"]) if c.strip()],
             allow_random_caller_id=flags["allow_random_caller_id"],
             agents=_int(values, "agents", "agents", minimum=0) or 0,
             region=(values["region"] or "US").upper(),
@@ -165,6 +166,10 @@ def create_campaign(request: Request, form: FormData | None) -> Response:
             options=options,
         )
         created = ctx.store.create_campaign(spec, now=ctx.clock.now())
+        if flags["start_paused"]:
+            created = ctx.store.set_campaign_status(
+                created.name, CampaignStatus.PAUSED, reason="new campaign: resume it to start dialing", now=ctx.clock.now()
+            )
     except DialerError as exc:
         return render(
             request,
@@ -175,7 +180,8 @@ def create_campaign(request: Request, form: FormData | None) -> Response:
             error=exc.message,
         )
     _cache(request).forget("list")
-    flash(request, f"Created campaign {created.name} ({created.mode.value}, {created.agents} agents). Import records next.")
+    paused = " It is paused: resume it when its records are loaded." if flags["start_paused"] else ""
+    flash(request, f"Created campaign {created.name} ({created.mode.value}, {created.agents} agents).{paused}")
     return redirect(f"/campaigns/{created.name}/import")
 
 
