@@ -11,7 +11,9 @@ from dialer import accounts
 from dialer.cli.app import State, cli, out, pass_state, print_json
 from dialer.domain.users import Role
 
-ROLE_HELP = "Manager (campaigns, imports, reports, DNC), Agent (the preview desk) or SystemAdministrator (all, users too)."
+ROLE_HELP = (
+    "Manager (campaigns, imports, reports, DNC), Agent (the preview desk) or SystemAdministrator (all, users too)."
+)
 
 
 def _role(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Role | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import click
 from starlette.routing import BaseRoute
@@ -48,8 +49,15 @@ def twilio_routes(ctx: Context) -> list[BaseRoute]:
 
 
 @cli.command()
-@click.option("--host", envvar="DIALER_WEB_HOST", help="Interface to listen on (default 127.0.0.1). [env: DIALER_WEB_HOST]")
-@click.option("--port", type=click.IntRange(0, 65535), envvar="DIALER_WEB_PORT", help="Port (default 8000). [env: DIALER_WEB_PORT]")
+@click.option(
+    "--host", envvar="DIALER_WEB_HOST", help="Interface to listen on (default 127.0.0.1). [env: DIALER_WEB_HOST]"
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    envvar="DIALER_WEB_PORT",
+    help="Port (default 8000). [env: DIALER_WEB_PORT]",
+)
 @click.option(
     "--no-dialer",
     is_flag=True,
@@ -68,7 +76,7 @@ def web(state: State, host: str | None, port: int | None, no_dialer: bool, demo:
     the agents' preview desk. By default it also paces campaigns (the daemon's tick, in this
     process), so that dialing and the preview desk share one telephony backend."""
     settings = state.settings()
-    overrides: dict[str, object] = {}
+    overrides: dict[str, Any] = {}
     clock = None
     logins: list[tuple[str, str, str]] = []
     if demo:

@@ -16,10 +16,9 @@ from pathlib import Path
 
 from dialer.domain.campaigns import Campaign
 from dialer.errors import ImportFileError
-from dialer.importer import loader
+from dialer.importer import loader, sources
 from dialer.importer import mapping as columns_
 from dialer.importer import rows as rows_
-from dialer.importer import sources
 
 #: Rows shown by default.
 PREVIEW_ROWS = 10

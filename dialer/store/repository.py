@@ -26,7 +26,6 @@ from dialer.store.preview import PreviewStore
 from dialer.store.records import ImportWriter, RecordStore
 from dialer.store.reporting import ReportStore
 from dialer.store.stats import StatsStore
-from dialer.store.users import UserStore
 from dialer.store.types import (
     GLOBAL_SCOPE,
     AttemptEnding,
@@ -39,6 +38,7 @@ from dialer.store.types import (
     PacingNote,
     campaign_scope,
 )
+from dialer.store.users import UserStore
 
 
 class SqlStore(

@@ -217,7 +217,9 @@ class StatsStore(StoreBase):
         with self._tx() as conn:
             rows = [*conn.execute(before).all(), *conn.execute(window).all()]
         return [
-            PacingNote(decided_at=r.decided_at, wanted=r.wanted, placed=r.placed, capped_by=r.capped_by, reason=r.reason)
+            PacingNote(
+                decided_at=r.decided_at, wanted=r.wanted, placed=r.placed, capped_by=r.capped_by, reason=r.reason
+            )
             for r in rows
         ]
 

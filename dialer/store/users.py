@@ -23,7 +23,7 @@ _COLUMNS = (
 )
 
 
-def _user(row: Mapping[str, Any]) -> User:
+def _user(row: Mapping[Any, Any]) -> User:
     return User(
         id=row["id"],
         name=row["name"],
@@ -101,7 +101,9 @@ class UserStore(StoreBase):
         """Replace the hash with one of stronger parameters after a login (sessions stay valid)."""
         with self._tx() as conn:
             conn.execute(
-                update(web_users_t).where(web_users_t.c.id == user_id).values(password_hash=password_hash, updated_at=now)
+                update(web_users_t)
+                .where(web_users_t.c.id == user_id)
+                .values(password_hash=password_hash, updated_at=now)
             )
 
     def set_user_role(self, name: str, role: Role, *, now: datetime) -> User:

@@ -254,7 +254,9 @@ def guarded(
     )
 
 
-def public(path: str, endpoint: Callable[[Request], Awaitable[Response]], *, methods: tuple[str, ...] = ("GET",)) -> Route:
+def public(
+    path: str, endpoint: Callable[[Request], Awaitable[Response]], *, methods: tuple[str, ...] = ("GET",)
+) -> Route:
     return GuardedRoute(path, endpoint, permission=None, public=True, methods=list(methods))
 
 

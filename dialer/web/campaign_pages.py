@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -69,7 +70,7 @@ async def campaign_list_live(request: Request, form: FormData | None) -> Respons
     return live.event_stream(request, produce, interval=web.live_seconds, still_allowed=_allowed(request))
 
 
-def _allowed(request: Request) -> object:
+def _allowed(request: Request) -> Callable[[], bool]:
     def check() -> bool:
         user = current_user(request)
         return user is not None and user.can(MANAGE)
@@ -168,7 +169,10 @@ def create_campaign(request: Request, form: FormData | None) -> Response:
         created = ctx.store.create_campaign(spec, now=ctx.clock.now())
         if flags["start_paused"]:
             created = ctx.store.set_campaign_status(
-                created.name, CampaignStatus.PAUSED, reason="new campaign: resume it to start dialing", now=ctx.clock.now()
+                created.name,
+                CampaignStatus.PAUSED,
+                reason="new campaign: resume it to start dialing",
+                now=ctx.clock.now(),
             )
     except DialerError as exc:
         return render(

@@ -88,8 +88,7 @@ def pacing_svg(
         if 0 <= i < SLOTS:
             counts[i] += 1
     stretches = spans(history, since=since, until=until)
-    top = max([*counts, *(s.wanted for s in stretches), 1])
-    top = _nice(top)
+    top = _nice(max([*counts, *(s.wanted for s in stretches), 1]))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def x(at: datetime) -> float:
@@ -112,8 +111,9 @@ def pacing_svg(
         )
     for stretch in stretches:
         colour, label = KINDS[stretch.kind]
+        width = max(x(stretch.end) - x(stretch.start), 0.5)
         parts.append(
-            f'<rect x="{x(stretch.start):.1f}" y="{TOP - 14}" width="{max(x(stretch.end) - x(stretch.start), 0.5):.1f}" '
+            f'<rect x="{x(stretch.start):.1f}" y="{TOP - 14}" width="{width:.1f}" '
             f'height="10" fill="{colour}"><title>{escape(label)}: {escape(stretch.reason)}</title></rect>'
         )
     bar_w = plot_w / SLOTS
@@ -138,10 +138,12 @@ def pacing_svg(
         )
     for frac in (0.0, 0.25, 0.5, 0.75, 1.0):
         at = since + timedelta(seconds=span_s * frac)
+        anchor = "start" if frac == 0 else "end" if frac == 1 else "middle"
+        label = f"{at:%H:%M}" if span_s <= 86400 else f"{at:%m-%d %H:%M}"
         parts.append(
-            f'<text x="{LEFT + plot_w * frac:.1f}" y="{HEIGHT - 10}" text-anchor="middle" class="axis">'
-            f"{at:%H:%M}</text>"
+            f'<text x="{LEFT + plot_w * frac:.1f}" y="{HEIGHT - 10}" text-anchor="{anchor}" class="axis">{label}</text>'
         )
+    parts.append(f'<text x="{LEFT + plot_w}" y="{HEIGHT}" text-anchor="end" class="axis">UTC</text>')
     used = sorted({s.kind for s in stretches}, key=list(KINDS).index)
     legend_x = LEFT
     legend = [("bar", "#90caf9", "calls placed"), ("line", "#0d47a1", "calls wanted")]
@@ -154,7 +156,7 @@ def pacing_svg(
         else:
             parts.append(f'<rect x="{legend_x}" y="4" width="14" height="10" fill="{colour}"/>')
         parts.append(f'<text x="{legend_x + 18}" y="13" class="legend">{escape(label)}</text>')
-        legend_x += 26 + 6.5 * len(label)
+        legend_x += 26 + round(6.5 * len(label))
     parts.append("</svg>")
     return "".join(parts)
 
@@ -162,9 +164,9 @@ def pacing_svg(
 def _nice(value: float) -> float:
     """A round axis maximum at or above ``value``."""
     if value <= 4:
-        return 4
-    magnitude = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
+        return 4.0
+    magnitude = 10.0 ** math.floor(math.log10(value))
+    for step in (1.0, 2.0, 2.5, 5.0, 10.0):
         if value <= step * magnitude:
             return step * magnitude
-    return 10 * magnitude
+    return 10.0 * magnitude

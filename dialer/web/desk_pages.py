@@ -5,6 +5,7 @@ preview …` calls, with the logged-in user as the agent."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from starlette.datastructures import FormData
@@ -26,7 +27,7 @@ def desk_index(request: Request, form: FormData | None) -> Response:
     return render(request, "desk_index.html", campaigns=campaigns)
 
 
-def _desk_values(request: Request, name: str) -> dict[str, object]:
+def _desk_values(request: Request, name: str) -> dict[str, Any]:
     ctx = state_of(request).ctx
     agent = request.state.user.name
     now = ctx.clock.now()

@@ -3,8 +3,11 @@ mapping, the import with its progress, and the rejects file. Also the do-not-cal
 
 from __future__ import annotations
 
+import csv
+import io
 import shutil
 from pathlib import Path
+from typing import Any
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -147,16 +150,27 @@ def rejects_download(request: Request, form: FormData | None) -> Response:
     web = state_of(request)
     import_id = request.path_params["import_id"]
     path = jobs_.rejects_file(web.rejects, import_id)
-    if not path.is_file():
-        raise NotFound(
-            f"no rejects file for import #{import_id} (it had no rejected rows, was not made here, or was deleted); "
-            "the report's Rejects sheet lists every import's rejects"
-        )
-    return FileResponse(path, media_type="text/csv; charset=utf-8", filename=f"import-{import_id}-rejects.csv")
+    name = f"import-{import_id}-rejects.csv"
+    if path.is_file():
+        return FileResponse(path, media_type="text/csv; charset=utf-8", filename=name)
+    # Imported elsewhere (`dialer import`) or the file was removed: the store keeps every reject.
+    rejects = web.ctx.store.import_rejects(import_id)
+    if not rejects:
+        raise NotFound(f"import #{import_id} has no rejected rows (or does not exist)")
+    width = max(len(r.raw) for r in rejects)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["line", "reason", "message", *(f"column {i}" for i in range(1, width + 1))])
+    writer.writerows([r.line, r.reason, r.message, *r.raw] for r in rejects)
+    return Response(
+        ("\ufeff" + out.getvalue()).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="{name}"'},
+    )
 
 
 # ------------------------------------------------------------------------ DNC
-def dnc_page(request: Request, form: FormData | None, **values: object) -> Response:
+def dnc_page(request: Request, form: FormData | None, **values: Any) -> Response:
     ctx = state_of(request).ctx
     return render(
         request,
@@ -253,7 +267,9 @@ async def dnc_upload(request: Request, form: FormData | None) -> Response:
 def routes() -> list[object]:
     return [
         guarded("/campaigns/{name}/import", upload_page, permission=MANAGE),
-        guarded("/campaigns/{name}/import", receive, permission=MANAGE, methods=("POST",), asynchronous=True, form=False),
+        guarded(
+            "/campaigns/{name}/import", receive, permission=MANAGE, methods=("POST",), asynchronous=True, form=False
+        ),
         guarded("/campaigns/{name}/import/{token}", preview_page, permission=MANAGE),
         guarded("/campaigns/{name}/import/{token}/run", run_import, permission=MANAGE, methods=("POST",)),
         guarded("/imports/jobs/{job}", job_page, permission=MANAGE),

@@ -59,7 +59,9 @@ def session_secret(settings: Settings) -> str:
     except FileExistsError:  # another process made it first
         return _read_key(path)
     except OSError as exc:
-        raise ConfigError(f"cannot write the session key file {path}: {exc.strerror}; set DIALER_WEB_SECRET_KEY") from exc
+        raise ConfigError(
+            f"cannot write the session key file {path}: {exc.strerror}; set DIALER_WEB_SECRET_KEY"
+        ) from exc
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(key + "\n")
     log.info("generated the web session key in %s", path)

@@ -39,8 +39,11 @@ def test_users_are_stored_hashed_and_checked(store: SqlStore, clock: VirtualCloc
 
 @pytest.mark.parametrize(
     ("name", "password", "message"),
-    [("bob smith", "long enough password", "invalid user name"), ("bob", "short", "too short"),
-     ("bobbobbobbob", "BOBBOBBOBBOB", "must not be the user name")],  # fmt: skip
+    [
+        ("bob smith", "long enough password", "invalid user name"),
+        ("bob", "short", "too short"),
+        ("bobbobbobbob", "BOBBOBBOBBOB", "must not be the user name"),
+    ],
 )
 def test_bad_names_and_passwords_are_refused(
     store: SqlStore, clock: VirtualClock, name: str, password: str, message: str

@@ -192,7 +192,9 @@ def test_error_pages_are_readable_and_never_tracebacks(web: WebApp, monkeypatch:
     assert "Traceback" not in response.text and "internal detail" not in response.text
 
 
-def test_no_secret_appears_in_pages_cookies_or_logs(tmp_path: Path, clock: VirtualClock, caplog: pytest.LogCaptureFixture) -> None:
+def test_no_secret_appears_in_pages_cookies_or_logs(
+    tmp_path: Path, clock: VirtualClock, caplog: pytest.LogCaptureFixture
+) -> None:
     secrets_ = {
         "evovoice_password": "evo-pass-SECRET-1",
         "twilio_auth_token": "twilio-token-SECRET-2",
@@ -204,8 +206,20 @@ def test_no_secret_appears_in_pages_cookies_or_logs(tmp_path: Path, clock: Virtu
         caplog.set_level(logging.INFO)
         client = web.client(raise_server_exceptions=False)
         login(client, "admin")
-        bodies = [client.get(p).text for p in ("/campaigns", "/campaigns/spring", "/campaigns/new", "/dnc", "/users",
-                                                "/desk", "/account", "/campaigns/spring/import", "/nope")]  # fmt: skip
+        bodies = [
+            client.get(p).text
+            for p in (
+                "/campaigns",
+                "/campaigns/spring",
+                "/campaigns/new",
+                "/dnc",
+                "/users",
+                "/desk",
+                "/account",
+                "/campaigns/spring/import",
+                "/nope",
+            )
+        ]
         bodies.append(str(client.cookies))
         bodies.extend(PASSWORDS.values())  # (the users' own passwords are checked below, not here)
         logging.getLogger("dialer.test").error("provider said: bad token %s", secrets_["twilio_auth_token"])

@@ -140,10 +140,14 @@ def test_an_oversized_upload_is_refused_while_it_streams(web: WebApp) -> None:
 
     boundary = "testboundary"
     body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n'
-        "Content-Type: text/csv\r\n\r\n"
-    ).encode() + big + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n'
+            "Content-Type: text/csv\r\n\r\n"
+        ).encode()
+        + big
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     sent = {"bytes": 0}
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: the server only learns the size as it reads
@@ -206,3 +210,30 @@ def test_dnc_single_number_and_file(web: WebApp, tmp_path: Path) -> None:
         "+16465550145",
     }
     assert web.ctx.store.dnc_hits(["+13055550136"]) == set()  # campaign list only
+
+
+def test_rejects_of_an_import_made_elsewhere_come_from_the_store(web: WebApp) -> None:
+    from dialer.importer import ImportOptions, import_file
+
+    campaign = web.ctx.store.get_campaign("spring")
+    report = import_file(
+        web.ctx.store,
+        campaign,
+        MESSY,
+        ImportOptions(mapping={"phoneNumber": "Best number", "recordHandle": "Customer #"}),
+        now=web.ctx.clock.now(),
+    )
+    client = web.client()
+    login(client, "manager")
+    assert f'href="/imports/{report.import_id}/rejects.csv"' in client.get("/campaigns/spring").text
+    rows = list(
+        csv.reader(io.StringIO(client.get(f"/imports/{report.import_id}/rejects.csv").content.decode("utf-8-sig")))
+    )
+    assert rows[0][:4] == ["line", "reason", "message", "column 1"]
+    assert [(r[0], r[1], r[3]) for r in rows[1:]] == [
+        ("6", "invalid_phone", "C-1004"),
+        ("8", "unrecoverable_format", "C-1006"),
+        ("9", "duplicate_in_file", "C-1007"),
+        ("12", "missing_phone", "C-1010"),
+    ]
+    assert client.get("/imports/999/rejects.csv").status_code == 404

@@ -52,11 +52,21 @@ def test_a_manager_creates_a_campaign_with_the_cli_rules(web: WebApp) -> None:
     client = web.client()
     token = login(client, "manager")
     form = {
-        "csrf_token": token, "name": "autumn", "flow_id": "flow-7", "mode": "predictive", "agents": "12",
-        "caller_ids": "+1 212 555 0100, +13125550100", "region": "US", "max_attempts": "3", "hours": "09:00-20:00",
-        "days": "mon-fri", "ring_timeout": "25", "compliance_profile": "us", "abandon_target": "0.025",
+        "csrf_token": token,
+        "name": "autumn",
+        "flow_id": "flow-7",
+        "mode": "predictive",
+        "agents": "12",
+        "caller_ids": "+1 212 555 0100, +13125550100",
+        "region": "US",
+        "max_attempts": "3",
+        "hours": "09:00-20:00",
+        "days": "mon-fri",
+        "ring_timeout": "25",
+        "compliance_profile": "us",
+        "abandon_target": "0.025",
         "treatments": "BUSY=retry_in 20m x2",
-    }  # fmt: skip
+    }
     created = client.post("/campaigns/new", data=form, follow_redirects=False)
     assert created.status_code == 303 and created.headers["location"] == "/campaigns/autumn/import"
     c = web.ctx.store.get_campaign("autumn")
@@ -121,7 +131,9 @@ def test_the_report_downloads_and_rereads(web: WebApp) -> None:
     login(client, "manager")
     workbook = client.get("/campaigns/spring/report", params={"format": "xlsx"})
     assert workbook.status_code == 200
-    assert "attachment" in workbook.headers["content-disposition"] and ".xlsx" in workbook.headers["content-disposition"]
+    assert (
+        "attachment" in workbook.headers["content-disposition"] and ".xlsx" in workbook.headers["content-disposition"]
+    )
     sheets = pd.read_excel(io.BytesIO(workbook.content), sheet_name=None, dtype=str)
     assert {"Summary", "Records", "Attempts"} <= set(sheets)
     assert sorted(sheets["Records"]["record_handle"]) == ["R-100", "R-101", "R-102", "R-103"]
@@ -153,10 +165,15 @@ def test_the_pacing_chart_draws_the_decision_history(web: WebApp, clock: Virtual
 
 @pytest.mark.parametrize(
     ("reason", "kind"),
-    [("progressive: 2 idle", "progressive"), ("predictive: overflow n=3", "predictive"),
-     ("predictive: cold start (12 of 100 live answers); progressive: 3 idle", "fallback"),
-     ("abandon_budget: 2.9% of 3% — progressive: 1", "abandon_budget"), ("paused: x", "paused"),
-     ("campaign_ended: ended 2026-01-01", "schedule"), ("preview: agents request", "preview")],  # fmt: skip
+    [
+        ("progressive: 2 idle", "progressive"),
+        ("predictive: overflow n=3", "predictive"),
+        ("predictive: cold start (12 of 100 live answers); progressive: 3 idle", "fallback"),
+        ("abandon_budget: 2.9% of 3% — progressive: 1", "abandon_budget"),
+        ("paused: x", "paused"),
+        ("campaign_ended: ended 2026-01-01", "schedule"),
+        ("preview: agents request", "preview"),
+    ],
 )
 def test_chart_kinds(reason: str, kind: str) -> None:
     assert charts.kind_of(reason) == kind
@@ -187,8 +204,11 @@ def test_the_agent_desk_uses_the_preview_functions(web: WebApp) -> None:
     handle = re.search(r'id="record-handle">([^<]+)<', page)
     assert handle and handle.group(1) == "R-100"
     assert "Contact 100" in page and "Gold" in page and 'data-state="locked"' in page
-    skipped = html.unescape(client.post(f"/desk/desk/records/{handle.group(1)}/skip", data={"csrf_token": token,
-                                                                                          "reason": "wrong list"}).text)  # fmt: skip
+    skipped = html.unescape(
+        client.post(
+            f"/desk/desk/records/{handle.group(1)}/skip", data={"csrf_token": token, "reason": "wrong list"}
+        ).text
+    )
     assert "skipped by agent agent: wrong list" in skipped
     page = html.unescape(client.post("/desk/desk/next", data={"csrf_token": token}).text)
     handle = re.search(r'id="record-handle">([^<]+)<', page)
