@@ -5,6 +5,7 @@ Library functions returning plain dicts (the JSON of `dialer status`); the CLI p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from dialer.domain.records import Record, RecordStatus
 from dialer.domain.schedule import ScheduleState
 from dialer.errors import DialerError, NotFound
 from dialer.reports.figures import ABANDON_CAP
-from dialer.store.repository import PacingNote
+from dialer.store.repository import OutcomeCounts, PacingNote
 
 #: A campaign whose newest pacing decision is older than this has no dialer running.
 DAEMON_SILENT_AFTER = timedelta(seconds=60)
@@ -108,14 +109,17 @@ def campaign_status(ctx: Context, c: Campaign, *, now: datetime) -> dict[str, An
         "not_dialing": dict(sorted(not_dialing.items(), key=lambda kv: -kv[1])),
         "reasons": {k: REASONS.get(k, k) for k in not_dialing},
         "locked_by_agent": dict(sorted(locked.items())),
-        "compliance": compliance_status(ctx, c, now=now),
+        "compliance": compliance_status(ctx, c, now=now, counted={timedelta(days=30): month, timedelta(hours=24): day}),
     }
 
 
-def compliance_status(ctx: Context, c: Campaign, *, now: datetime) -> dict[str, Any]:
-    """The campaign-level rules: profile, abandon meter, ring time and schedule, each with its state."""
+def compliance_status(
+    ctx: Context, c: Campaign, *, now: datetime, counted: Mapping[timedelta, OutcomeCounts] | None = None
+) -> dict[str, Any]:
+    """The campaign-level rules: profile, abandon meter, ring time and schedule, each with its state.
+    ``counted``: outcome counts already read, by window (not read again)."""
     opts = c.compliance_options()
-    meter = tick.abandon_budget(ctx, c, now=now)
+    meter = tick.abandon_budget(ctx, c, now=now, counted=counted)
     schedule = c.schedule()
     state = schedule.check(now) if schedule is not None else None
     ring_ok = c.ring_timeout >= opts.profile.min_ring_seconds

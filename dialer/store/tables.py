@@ -97,7 +97,8 @@ class RecordRow(Base):
     __table_args__ = (
         UniqueConstraint("campaign_id", "handle", name="uq_records_campaign_handle"),
         Index("ix_records_campaign_phone", "campaign_id", "phone"),
-        Index("ix_records_dialable", "campaign_id", "status", "next_dial_at"),
+        # blocked_reason last: the status page counts records by status and reason from the index alone
+        Index("ix_records_dialable", "campaign_id", "status", "next_dial_at", "blocked_reason"),
         Index("ix_records_handle", "handle"),
     )
 
@@ -137,7 +138,8 @@ class AttemptRow(Base):
     __tablename__ = "attempts"
     __table_args__ = (
         Index("ix_attempts_record", "record_id"),
-        Index("ix_attempts_campaign_ended", "campaign_id", "ended_at"),
+        # outcome, preview and was_missed included: abandon-rate windows are counted from the index alone
+        Index("ix_attempts_campaign_ended", "campaign_id", "ended_at", "outcome", "preview", "was_missed"),
         Index("ix_attempts_campaign_placed", "campaign_id", "placed_at"),
         # Reports stream a campaign's attempts in the order they were placed.
         Index("ix_attempts_campaign_created", "campaign_id", "created_at", "id"),
