@@ -147,7 +147,7 @@ def percentiles(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
     return {
         "p50": statistics.median(ordered) * 1000,
-        "p95": ordered[max(0, int(round(0.95 * len(ordered))) - 1)] * 1000,
+        "p95": ordered[max(0, round(0.95 * len(ordered)) - 1)] * 1000,
     }
 
 
