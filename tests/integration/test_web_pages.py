@@ -15,7 +15,7 @@ import pytest
 from dialer.domain.campaigns import CampaignStatus, DialMode
 from dialer.domain.clock import VirtualClock
 from dialer.domain.records import NewRecord
-from dialer.store.repository import PacingNote
+from dialer.store.repository import PacingNote, SqlStore
 from dialer.web import charts
 from tests.webapp import WebApp, add_campaign, login, web_app
 
@@ -226,3 +226,48 @@ def test_the_agent_desk_uses_the_preview_functions(web: WebApp) -> None:
     )
     assert "already final" in refused or "not on agent's desk" in refused
     assert client.get("/desk/spring").status_code == 400  # not a preview campaign: readable refusal
+
+
+def test_the_agent_reschedules_a_record_in_the_campaign_zone(web: WebApp, clock: VirtualClock) -> None:
+    add_campaign(web.ctx, "desk", mode="preview", agents=2)
+    _records(web, "desk", 1)
+    client = web.client()
+    token = login(client, "agent")
+    client.post("/desk/desk/next", data={"csrf_token": token})
+    # 2026-03-03 19:30 in New York: inside the 08:00-21:00 window, a callback for tomorrow
+    page = html.unescape(
+        client.post("/desk/desk/records/R-100/reschedule", data={"csrf_token": token, "at": "2026-03-03T19:30"}).text
+    )
+    assert "callback by agent agent at 2026-03-04 00:30 UTC" in page
+    record = web.ctx.store.get_record(web.ctx.store.get_campaign("desk").id, "R-100")
+    assert record.record_type.value == "campaign_callback" and record.next_dial_at.isoformat().startswith(
+        "2026-03-04T00:30"
+    )
+    assert 'data-state="empty"' in page
+    bad = html.unescape(client.post("/desk/desk/next", data={"csrf_token": token}).text)
+    assert "No record of desk is due" in bad
+
+
+def test_the_web_demo_database_has_both_campaigns_and_a_login_per_role(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from dialer import accounts
+    from dialer.cli.web import demo_start
+    from dialer.demo import find_demo_campaign, prepare_web_demo
+    from dialer.settings import load_settings
+
+    assert demo_start(datetime(2026, 3, 8, 3, 0, tzinfo=UTC)) == datetime(2026, 3, 9, 14, 0, tzinfo=UTC)  # Sunday
+    start = demo_start(datetime(2026, 3, 2, 3, 0, tzinfo=UTC))
+    settings = load_settings(data_dir=tmp_path / "data")
+    demo = prepare_web_demo(settings, workdir=tmp_path / "demo", campaign_file=find_demo_campaign(), now=start)
+    store = SqlStore.open(f"sqlite:///{demo.database}")
+    try:
+        dialed, desk = (store.get_campaign(n) for n in demo.campaigns)
+        assert dialed.mode is DialMode.PROGRESSIVE and desk.mode is DialMode.PREVIEW
+        assert 30 < sum(store.count_records(desk.id).values()) <= 40  # the first 40 rows, less rejects
+        assert sum(store.count_records(dialed.id).values()) > 900
+        assert {role for _, role, _ in demo.logins} == {"Manager", "Agent", "SystemAdministrator"}
+        for name, _role, password in demo.logins:
+            assert accounts.authenticate(store, name, password, now=start) is not None
+    finally:
+        store.close()
