@@ -69,7 +69,14 @@ class DialRefused(ComplianceBlocked):
 # ----------------------------------------------------------------------- values
 @dataclass(frozen=True, kw_only=True)
 class PreviewRecord:
-    """A record on an agent's desk, as the agent sees it (GWS ``outboundRecord``)."""
+    """A record on an agent's desk, as the agent sees it (GWS ``outboundRecord``).
+
+    In JSON (:meth:`as_dict`) the record's own fields carry the Genesys names — ``recordHandle``,
+    ``phoneNumber``, ``outboundCallerId``, ``otherFields`` (the user data) — and the desk's
+    fields (``attempts``, ``agent``, ``state``…) follow. ``recordHandle`` is the handle as the
+    list gave it (a string: lists carry ``R-1`` as often as Genesys' integer ``431``);
+    ``phoneNumber`` and ``outboundCallerId`` are E.164.
+    """
 
     campaign: str
     handle: str
@@ -91,11 +98,11 @@ class PreviewRecord:
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "recordHandle": self.handle,
+            "phoneNumber": self.phone,
+            "outboundCallerId": self.caller_id,
+            "otherFields": self.user_data,
             "campaign": self.campaign,
-            "handle": self.handle,
-            "phone": self.phone,
-            "caller_id": self.caller_id,
-            "user_data": self.user_data,
             "attempts": self.attempts,
             "max_attempts": self.max_attempts,
             "last_outcome": self.last_outcome,
@@ -119,10 +126,10 @@ class DialResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "handle": self.handle,
+            "recordHandle": self.handle,
+            "phoneNumber": self.phone,
+            "outboundCallerId": self.caller_id,
             "attempt_id": self.attempt_id,
-            "phone": self.phone,
-            "caller_id": self.caller_id,
             "placed": self.placed,
             "message": self.message,
         }
@@ -142,7 +149,7 @@ class DeskResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "handle": self.handle,
+            "recordHandle": self.handle,
             "action": self.action,
             "disposition": self.disposition,
             "status": self.status,

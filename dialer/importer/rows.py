@@ -272,7 +272,13 @@ class RowChecker:
         try:
             e164 = self.numbers.normalise(raw, self.rules.region).e164
         except phones.PhoneError as exc:
-            return RowProblem(0, "invalid_caller_id", f"caller ID {raw!r}: {exc}")
+            hint = "" if "region" in str(exc) else phones.region_hint(raw)
+            if hint:
+                hint += (
+                    f"; import with --region of that country (this import reads {self.rules.region}), "
+                    "or write it in E.164"
+                )
+            return RowProblem(0, "invalid_caller_id", f"caller ID {raw!r}: {exc}{hint}")
         if self._owned and e164 not in self._owned:
             return RowProblem(
                 0,
