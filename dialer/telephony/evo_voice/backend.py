@@ -56,7 +56,8 @@ from dialer.telephony.base import (
     Placement,
     PreviewSession,
 )
-from dialer.telephony.evo_voice.api import EvoVoiceApi, NewSession
+from dialer.telephony.evo_voice import sessions
+from dialer.telephony.evo_voice.api import EvoVoiceApi
 from dialer.telephony.evo_voice.calls import TrackedCall, endpoint_is, not_found, session_update, text, vanished
 
 log = logging.getLogger(__name__)
@@ -505,41 +506,11 @@ class EvoVoiceTelephony:
 
     # ------------------------------------------------------- preview desk
     def log_preview(self, session: PreviewSession, *, now: datetime) -> str | None:
-        """NewSession for an agent's dispositioned preview call: a session record (channel
-        Chat — an app session, which correlation never takes for a call), child of the call's
-        session, under the configured customer, with the agent as member when the agent name is
-        the user's email; then its ``consoleData`` carries the preview record in Genesys' names
-        and the disposition. Returns the new session's id."""
+        """Log an agent's dispositioned preview call as a session record
+        (:func:`~dialer.telephony.evo_voice.sessions.log_preview`); None when switched off."""
         if not self.preview_sessions:
             return None
-        created = self.api.new_session(
-            NewSession(
-                display_name=f"Preview {session.handle} ({session.campaign}): {session.disposition} by {session.agent}",
-                channel="Chat",
-                direction="Outgoing",
-                call_state="Disconnected",
-                to_address=session.number,
-                destination=session.number,
-                from_phone_number=session.caller_id,
-                parent_session_id=session.call_ref,
-                customer_id=self.customer_id,
-                member_email_addresses=(session.agent,) if "@" in session.agent else None,
-                start_session=False,
-            )
-        )
-        session_id = text(created, "id")
-        if session_id is None:
-            raise TelephonyUnavailable(f"Evo Voice created a session but returned no id: {str(created)[:200]!r}")
-        record = {
-            "recordHandle": session.handle,
-            "phoneNumber": session.number,
-            "outboundCallerId": session.caller_id,
-            "otherFields": dict(session.user_data),
-            "disposition": session.disposition,
-            "agent": session.agent,
-        }
-        self.api.patch_session(session_id, console_data=json.dumps(record, ensure_ascii=False))
-        return session_id
+        return sessions.log_preview(self.api, session, customer_id=self.customer_id)
 
     # ---------------------------------------------------------- the rest
     def agent_view(self, campaign: str, *, now: datetime) -> AgentView | None:
