@@ -42,9 +42,6 @@ PARSE_LIMIT = 64 * 1024 * 1024
 #: Appended as a last line of its own when parsing: read back as this lone field only when the
 #: text ended outside a quoted field.
 SENTINEL = "\x1e"
-#: Bytes that text never holds (C0 controls but tab, line feed, vertical tab, form feed,
-#: carriage return and escape).
-_BINARY_BYTES = bytes([*range(0, 9), *range(14, 27), *range(28, 32)])
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
@@ -169,8 +166,9 @@ def detect_encoding(path: Path) -> tuple[str, str]:
 
 def _refuse_binary(path: Path, head: bytes) -> None:
     """Refuse a file that is not text at all: UTF-16 without its byte-order mark, or a binary
-    format. A text file with a stray NUL or other control byte here and there is read, and the
-    rows holding one are rejected with their line (:mod:`dialer.importer.rows`)."""
+    format (more than one byte in a hundred is NUL). A text file with a stray NUL here and there
+    is read, and the rows holding one are rejected with their line (:mod:`dialer.importer.rows`);
+    other control characters are data, kept as they are."""
     nuls = head.count(b"\x00")
     if nuls and nuls * 4 > len(head):
         odd = head[1::2].count(b"\x00")
@@ -180,13 +178,11 @@ def _refuse_binary(path: Path, head: bytes) -> None:
                 f"{path.name} looks like UTF-16 text without a byte-order mark (every other byte is NUL). "
                 f"Pass --encoding utf-16-{order}, or save it from the spreadsheet as CSV UTF-8."
             )
-    controls = len(head) - len(head.translate(None, _BINARY_BYTES))
-    if controls >= 2 and controls * 100 > len(head):
-        first = next(i for i, byte in enumerate(head) if byte in _BINARY_BYTES)
-        line = head.count(b"\n", 0, first) + 1
+    if nuls and nuls * 100 > len(head):
+        line = head.count(b"\n", 0, head.find(b"\x00")) + 1
         raise ImportFileError(
-            f"{path.name} is not a text file: {controls} of its first {len(head):,} bytes are control characters "
-            f"such as NUL (the first on line {line}). Export the list as CSV or XLSX and import that."
+            f"{path.name} is not a text file: {nuls} of its first {len(head):,} bytes are NUL (the first on line "
+            f"{line}). Export the list as CSV or XLSX and import that."
         )
 
 
