@@ -64,6 +64,9 @@ class ImportOptions:
     rejects_path: Path | None = None
     workers: int | None = None
     """Worker processes for checking rows; None: one per core for large files; 0: none."""
+    max_field_chars: int = rows_.DEFAULT_MAX_FIELD
+    """The longest field accepted, in characters; a row with a longer one is rejected
+    (``field_too_long``). At most :data:`sources.PARSE_LIMIT`."""
     dry_run: bool = False
     """Do everything, report it, then roll the database back."""
 
@@ -131,6 +134,11 @@ def import_file(
     region = (options.region or campaign.region).upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise ImportFileError(f"--region {region}: not a region code; use ISO codes such as US, CA or GB")
+    if not 1 <= options.max_field_chars <= sources.PARSE_LIMIT:
+        raise ImportFileError(
+            f"--max-field-chars {options.max_field_chars}: give a number of characters from 1 to "
+            f"{sources.PARSE_LIMIT:,}"
+        )
     source_options = sources.SourceOptions(
         encoding=options.encoding, delimiter=options.delimiter, sheet=options.sheet, header=options.header
     )
@@ -164,6 +172,9 @@ def import_file(
             caller_ids=tuple(campaign.caller_ids),
             allow_random_caller_id=campaign.allow_random_caller_id,
             fallback_zones=tuple(campaign.fallback_zones),
+            max_field=options.max_field_chars,
+            columns=tuple(table.header),
+            delimiter=table.delimiter or ",",
         )
         previous = next((i.id for i in store.imports(campaign.id, limit=100) if i.sha256 == table.sha256), None)
         run = _Run(
