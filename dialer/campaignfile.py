@@ -97,7 +97,11 @@ def build_spec(
         try:
             normalised.append(phones.normalise(cid, region).e164)
         except phones.PhoneError as exc:
-            raise ConfigError(f"caller ID {cid!r}: {exc}. Give the owned number in E.164, e.g. +18144043093") from exc
+            hint = "" if "region" in str(exc) else phones.region_hint(cid)
+            where = f"; pass that country as --region (the campaign's region is {region})" if hint else ""
+            raise ConfigError(
+                f"caller ID {cid!r}: {exc}{hint}{where}. Give the owned number in E.164, e.g. +18144043093"
+            ) from exc
     try:
         return CampaignSpec(
             name=name,

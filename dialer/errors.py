@@ -12,6 +12,7 @@ DialerError
 ├── ImportFileError            a file that cannot be imported as a whole (nothing is changed)
 ├── InvalidTransition          a record or attempt asked to move to a state it cannot reach
 ├── StoreError                 the database failed or is at the wrong schema version
+│   └── StorageFull            it cannot write: disk full (or a quota / file-size limit)
 ├── TelephonyError
 │   ├── TelephonyUnavailable   try again later: 429, 5xx, timeouts, connection errors
 │   ├── TelephonyRejected      this request will never succeed as sent (bad number, bad caller ID)
@@ -58,6 +59,11 @@ class InvalidTransition(DialerError):
 
 class StoreError(DialerError):
     """The database failed. Check DIALER_DATABASE_URL and run `dialer db upgrade`."""
+
+
+class StorageFull(StoreError):
+    """The database cannot write: its disk is full. Free space; nothing is written (and no call
+    placed) until it can write again."""
 
 
 class TelephonyError(DialerError):

@@ -33,7 +33,8 @@ from dialer.domain import preview as rules
 from dialer.domain.campaigns import Campaign, CampaignStatus, DialMode
 from dialer.domain.records import Attempt, Record, RecordStatus, RecordType
 from dialer.domain.results import CallResult
-from dialer.errors import ComplianceBlocked, DialerError, NotFound
+from dialer.errors import ComplianceBlocked, DialerError, NotFound, TelephonyError
+from dialer.telephony.base import PreviewSession, PreviewSessionLog
 
 #: How far ahead an agent may reschedule a record.
 MAX_RESCHEDULE = timedelta(days=365)
@@ -69,7 +70,14 @@ class DialRefused(ComplianceBlocked):
 # ----------------------------------------------------------------------- values
 @dataclass(frozen=True, kw_only=True)
 class PreviewRecord:
-    """A record on an agent's desk, as the agent sees it (GWS ``outboundRecord``)."""
+    """A record on an agent's desk, as the agent sees it (GWS ``outboundRecord``).
+
+    In JSON (:meth:`as_dict`) the record's own fields carry the Genesys names — ``recordHandle``,
+    ``phoneNumber``, ``outboundCallerId``, ``otherFields`` (the user data) — and the desk's
+    fields (``attempts``, ``agent``, ``state``…) follow. ``recordHandle`` is the handle as the
+    list gave it (a string: lists carry ``R-1`` as often as Genesys' integer ``431``);
+    ``phoneNumber`` and ``outboundCallerId`` are E.164.
+    """
 
     campaign: str
     handle: str
@@ -91,11 +99,11 @@ class PreviewRecord:
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "recordHandle": self.handle,
+            "phoneNumber": self.phone,
+            "outboundCallerId": self.caller_id,
+            "otherFields": self.user_data,
             "campaign": self.campaign,
-            "handle": self.handle,
-            "phone": self.phone,
-            "caller_id": self.caller_id,
-            "user_data": self.user_data,
             "attempts": self.attempts,
             "max_attempts": self.max_attempts,
             "last_outcome": self.last_outcome,
@@ -119,10 +127,10 @@ class DialResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "handle": self.handle,
+            "recordHandle": self.handle,
+            "phoneNumber": self.phone,
+            "outboundCallerId": self.caller_id,
             "attempt_id": self.attempt_id,
-            "phone": self.phone,
-            "caller_id": self.caller_id,
             "placed": self.placed,
             "message": self.message,
         }
@@ -142,7 +150,7 @@ class DeskResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "handle": self.handle,
+            "recordHandle": self.handle,
             "action": self.action,
             "disposition": self.disposition,
             "status": self.status,
@@ -459,6 +467,38 @@ def reschedule(
     )
 
 
+def _log_session(
+    ctx: Context, campaign: Campaign, record: Record, call: Attempt, agent: str, result: CallResult, *, now: datetime
+) -> str | None:
+    """Log the dispositioned preview call with the provider, when it keeps session records
+    (Evo Voice: a NewSession under the call's session). A failure is a note, never a refusal:
+    the disposition is already stored."""
+    telephony = ctx.telephony
+    if not isinstance(telephony, PreviewSessionLog) or call.backend != ctx.telephony.name:
+        return None
+    entry = PreviewSession(
+        campaign=campaign.name,
+        handle=record.handle,
+        number=call.number_dialed,
+        caller_id=call.caller_id,
+        user_data=record.user_data,
+        agent=agent,
+        disposition=result.value,
+        call_ref=call.provider_ref,
+    )
+    try:
+        session_id = telephony.log_preview(entry, now=now)
+    except TelephonyError as exc:
+        return f"the preview session was not logged with the provider: {exc}"
+    if session_id is None:
+        return None
+    note = f"logged as {ctx.telephony.name} session {session_id}" + (
+        f", under the call's session {call.provider_ref}" if call.provider_ref else ""
+    )
+    ctx.store.add_campaign_event(campaign.id, kind="preview_session", message=f"{record.handle}: {note}", now=now)
+    return note
+
+
 def complete(
     ctx: Context, handle: str, agent: str, disposition: str, *, now: datetime, campaign: str | None = None
 ) -> DeskResult:
@@ -508,6 +548,9 @@ def complete(
         status = finished.record.status.value
         next_at = finished.decision.retry_at if not finished.record.status.is_final else None
         message = finished.decision.reason
+        logged = _log_session(ctx, c, record, last, agent, result, now=now)
+        if logged:
+            notes.append(logged)
     if result is CallResult.DO_NOT_CALL:
         ctx.store.add_dnc([record.phone], source="disposition", note=f"preview: {handle} by agent {agent}", now=now)
         notes.append(f"{record.phone} added to the do-not-call list")

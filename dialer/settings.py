@@ -65,6 +65,13 @@ class Settings(BaseSettings):
         description="Calls per second Evo Voice's Twilio account allows (the pacer never exceeds it).",
     )
     evovoice_tag_sessions: bool = Field(default=True, description="PATCH consoleData with the record's user data.")
+    evovoice_preview_sessions: bool = Field(
+        default=True,
+        description="Log each dispositioned preview call as an Evo Voice session (NewSession), child of the call's.",
+    )
+    evovoice_customer_id: str | None = Field(
+        default=None, description="Evo Voice customer the preview sessions are logged under (none: no customer)."
+    )
     evovoice_outcome_map: dict[str, str] = Field(
         default_factory=dict,
         description="Extra outcome table: regular expression on SessionInfo.outcome → call result, tried first.",

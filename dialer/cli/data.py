@@ -11,6 +11,8 @@ from dialer.cli.app import State, cli, err, out, pass_state, print_json
 from dialer.domain import phones
 from dialer.errors import DialerError
 from dialer.importer import ImportOptions, ImportProgress, import_file
+from dialer.importer.rows import DEFAULT_MAX_FIELD
+from dialer.importer.sources import PARSE_LIMIT
 from dialer.settings import redacted
 from dialer.store import migrate
 from dialer.store.repository import GLOBAL_SCOPE, SqlStore, campaign_scope
@@ -60,6 +62,13 @@ def parse_map(values: tuple[str, ...]) -> dict[str, str]:
 @click.option(
     "--workers", type=click.IntRange(min=0), help="Processes checking rows (default: one per core for large files)."
 )
+@click.option(
+    "--max-field-chars",
+    type=click.IntRange(min=1, max=PARSE_LIMIT),
+    default=DEFAULT_MAX_FIELD,
+    show_default=True,
+    help="Longest field accepted, in characters; a row with a longer one is rejected (field_too_long).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 @pass_state
 def import_(
@@ -76,6 +85,7 @@ def import_(
     on_duplicate: str,
     dry_run: bool,
     workers: int | None,
+    max_field_chars: int,
     as_json: bool,
 ) -> None:
     """Import outbound records from FILE (CSV or XLSX) into a campaign.
@@ -85,7 +95,8 @@ def import_(
     timezone, country, phone_code); every other column is kept as user data, exactly as
     written. Rejected rows are counted by reason: missing_phone, invalid_phone,
     unrecoverable_format, invalid_caller_id, missing_caller_id, invalid_timezone,
-    invalid_country, invalid_handle, malformed_row, duplicate_in_file, dnc.
+    invalid_country, invalid_handle, malformed_row, field_too_long, nul_byte, duplicate_in_file,
+    dnc. A quote that is never closed refuses the file, naming its line.
     """
     if no_header and not maps:
         raise click.UsageError("--no-header needs --map phoneNumber=N (the phone's column number or letter)")
@@ -100,6 +111,7 @@ def import_(
         rejects_path=rejects_path,
         dry_run=dry_run,
         workers=workers,
+        max_field_chars=max_field_chars,
     )
     with state.context() as ctx:
         campaign = ctx.store.get_campaign(campaign_name)

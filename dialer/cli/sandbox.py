@@ -15,6 +15,7 @@ from dialer.sandbox.evovoice import (
     PLACEMENT_RESPONSES,
     EvoSandbox,
     Faults,
+    LiveStates,
     SandboxConfig,
     SandboxUser,
 )
@@ -96,6 +97,20 @@ def _user(text: str) -> SandboxUser:
 @click.option(
     "--hang-seconds", type=click.FloatRange(0), default=30.0, show_default=True, help="How late those answers come."
 )
+@click.option(
+    "--hold-share",
+    type=click.FloatRange(0, 1),
+    default=LiveStates().hold_share,
+    show_default=True,
+    help="Share of calls their agent puts on hold (callState Hold, queueState Hold) for a while.",
+)
+@click.option(
+    "--transfer-share",
+    type=click.FloatRange(0, 1),
+    default=LiveStates().transfer_share,
+    show_default=True,
+    help="Share of calls transferred to a supervisor (Passive, Transferring, a member with role Transfer).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Do not log each request.")
 def evovoice(
     host: str,
@@ -115,6 +130,8 @@ def evovoice(
     burst_length: int,
     commit_timeout_rate: float,
     hang_seconds: float,
+    hold_share: float,
+    transfer_share: float,
     quiet: bool,
 ) -> None:
     """Serve an Evo Voice sandbox: the operations the dialer uses, as documented, over the
@@ -143,6 +160,7 @@ def evovoice(
                 commit_timeout_rate=commit_timeout_rate,
                 hang_seconds=hang_seconds,
             ),
+            live=LiveStates(hold_share=hold_share, transfer_share=transfer_share),
         )
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
@@ -154,6 +172,8 @@ def evovoice(
     out.print(f"Owned numbers (caller IDs): {', '.join(config.numbers)}")
     for user in config.users:
         out.print(f"Login: {user.email} / {user.password} ({'+'.join(user.roles)})")
+    customers = ", ".join(f"{c.id} ({c.name})" for c in config.customers)
+    out.print(f"Customers (NewSession customerId, DIALER_EVOVOICE_CUSTOMER_ID): {customers}")
     faults = config.faults
     if faults != Faults():
         out.print(

@@ -4,7 +4,14 @@ With :mod:`dialer.daemon.report_jobs`, the only module that imports APScheduler.
 interval job runs the tick, never two at once (``max_instances=1``), with missed runs
 coalesced; campaigns' scheduled reports run as cron jobs on a thread of their own. SIGTERM
 or SIGINT stops new placements at once; results of calls already in flight are still
-collected for up to ``shutdown_grace_seconds``, then the process exits 0.
+collected for up to ``shutdown_grace_seconds``, then the process exits 0 — also when
+collecting fails (the database's disk is full, the provider is down): attempts left in flight
+are reconciled by the next start.
+
+A tick that fails is retried by the next one. Each condition is logged once, when it starts
+(a :class:`~dialer.errors.DialerError` as its message, which says what to do; anything else,
+a bug, with its traceback), and once when ticks succeed again (:class:`TickFailures`): a full
+disk does not fill the log with a traceback a second.
 
 ``background=True`` runs the same jobs on a background scheduler thread (:meth:`Daemon.start`,
 :meth:`Daemon.stop`), for `dialer web`, which paces in the process that serves the preview
@@ -33,8 +40,50 @@ from dialer.daemon import preflight
 from dialer.daemon.report_jobs import ReportJobs
 from dialer.daemon.runner import campaign_ids
 from dialer.daemon.tick import TickReport, collect, reconcile_in_flight, run_tick
+from dialer.errors import DialerError, StoreError
 
 log = logging.getLogger(__name__)
+
+
+class TickFailures:
+    """One log line per failing condition: when it starts, and when it clears.
+
+    A database that could not write has cleared only when a write succeeds: a tick that
+    happened to write nothing proves nothing, so ``probe`` (a write that changes nothing) is
+    tried after each successful tick until it succeeds too."""
+
+    def __init__(self, *, probe: Callable[[], None] | None = None) -> None:
+        self.condition: tuple[str, str] | None = None
+        self.since: datetime | None = None
+        self.count = 0
+        self.probe = probe
+        self._store_failed = False
+
+    def failed(self, exc: Exception, *, now: datetime) -> None:
+        known = isinstance(exc, DialerError)
+        condition = (type(exc).__name__, exc.message if isinstance(exc, DialerError) else str(exc))
+        self.count += 1
+        if condition == self.condition:
+            return
+        self.condition, self.since = condition, self.since or now
+        self._store_failed = isinstance(exc, StoreError)
+        if known:
+            log.error("tick failed: %s. Ticks go on retrying; logged again when this changes or clears", exc)
+        else:
+            log.error("tick failed (a bug, please report it); ticks go on retrying", exc_info=exc)
+
+    def succeeded(self, *, now: datetime) -> None:
+        if self.condition is None:
+            return
+        if self._store_failed and self.probe is not None:
+            try:
+                self.probe()
+            except DialerError:
+                return  # still cannot write: the same condition, not logged again
+        seconds = (now - self.since).total_seconds() if self.since else 0.0
+        cause = self.condition[1].split(". ", 1)[0]
+        log.warning("ticks succeed again after %d failed over %.0f s; it was: %s", self.count, seconds, cause)
+        self.condition, self.since, self.count = None, None, 0
 
 
 @dataclass
@@ -66,6 +115,7 @@ class Daemon:
         self._stopping = threading.Event()
         self._stop_deadline: datetime | None = None
         self._finished = threading.Event()
+        self.failures = TickFailures(probe=ctx.store.probe_write)
         self.reports = ReportJobs(ctx, self.campaigns)
         scheduler_class: type[BaseScheduler] = BackgroundScheduler if background else BlockingScheduler
         self.scheduler = scheduler_class(
@@ -101,11 +151,11 @@ class Daemon:
         now = self.ctx.clock.now()
         try:
             if self._stopping.is_set():
-                collect(self.ctx, now=now)
-                left = len(self.ctx.store.in_flight())
-                if left == 0 or (self._stop_deadline is not None and now >= self._stop_deadline):
-                    self.result.in_flight_at_exit = left
-                    self._shutdown()
+                try:
+                    collect(self.ctx, now=now)
+                finally:  # the grace period holds even when collecting fails
+                    self._exit_if_done(now)
+                self.failures.succeeded(now=now)
                 return
             report = run_tick(self.ctx, now=now, campaigns=self.campaigns)
             self.result.ticks += 1
@@ -117,8 +167,27 @@ class Daemon:
                 if self.ctx.store.unfinished_records(ids) == 0 and not self.ctx.store.in_flight():
                     self.result.done = True
                     self._shutdown()
-        except Exception:  # one bad tick must not kill the daemon; the next tick retries
-            log.exception("tick failed; the next tick will retry")
+            self.failures.succeeded(now=now)
+        except Exception as exc:  # one bad tick must not kill the daemon; the next tick retries
+            self.failures.failed(exc, now=now)
+
+    def _exit_if_done(self, now: datetime) -> None:
+        """While stopping: exit once nothing is in flight, or when the grace period is over."""
+        over = self._stop_deadline is not None and now >= self._stop_deadline
+        try:
+            left = len(self.ctx.store.in_flight())
+        except DialerError:
+            if not over:
+                raise
+            left = -1
+        if left == 0 or over:
+            self.result.in_flight_at_exit = left
+            if left:
+                log.warning(
+                    "grace period over with %s call(s) in flight; the next start reconciles them with the provider",
+                    left if left > 0 else "unknown",
+                )
+            self._shutdown()
 
     def run(self) -> DaemonResult:
         """Run until stopped (blocking scheduler), or start and return at once (background)."""

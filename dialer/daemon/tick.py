@@ -144,7 +144,13 @@ def note_pacing(ctx: Context, campaign: Campaign, paced: CampaignTick, *, now: d
 
 
 # --------------------------------------------------------------------- collect
-def handle_for(call: InFlightCall, campaign: str) -> CallHandle:
+def handle_for(call: InFlightCall, campaign: str, ctx: Context | None = None) -> CallHandle:
+    """The provider's view of an attempt in flight; with ``ctx``, the record's user data can be
+    read for it (only if the adapter asks: after a restart, to annotate the call)."""
+    record_id = call.record_id
+    loader = (
+        (lambda: ctx.store.get_record_by_id(record_id).user_data) if ctx is not None and record_id is not None else None
+    )
     return CallHandle(
         attempt_id=call.attempt_id,
         campaign=campaign,
@@ -153,6 +159,8 @@ def handle_for(call: InFlightCall, campaign: str) -> CallHandle:
         provider_ref=call.provider_ref,
         state=call.state,
         seen_answer=call.state.rank >= AttemptState.ANSWERED.rank,
+        correlation=call.correlation,
+        load_user_data=loader,
     )
 
 
@@ -166,7 +174,7 @@ def collect(ctx: Context, *, now: datetime, campaigns: Mapping[int, Campaign] | 
     attempts = {a.attempt_id: a for a in in_flight}
     pollable, unsettled = [], []
     for attempt in in_flight:
-        handle = handle_for(attempt, by_id[attempt.campaign_id].name)
+        handle = handle_for(attempt, by_id[attempt.campaign_id].name, ctx)
         if attempt.state in (AttemptState.PENDING, AttemptState.UNCERTAIN):
             unsettled.append((attempt, handle))
         else:
@@ -226,6 +234,7 @@ def apply_update(ctx: Context, update: CallUpdate, *, campaign: Campaign, now: d
                 correlation=update.correlation,
                 answered_at=update.answered_at,
                 connected_at=update.connected_at,
+                caller_id=update.caller_id,
             ),
             now=now,
         )
@@ -247,6 +256,7 @@ def apply_update(ctx: Context, update: CallUpdate, *, campaign: Campaign, now: d
             correlation=update.correlation,
             error=update.note,
             raw=update.raw,
+            caller_id=update.caller_id,
         ),
         decide=lambda record, result: decide_after_call(campaign, record, result, now=now),
         now=now,
@@ -615,7 +625,7 @@ def reconcile_in_flight(ctx: Context, *, now: datetime) -> int:
     for call in ctx.store.in_flight_calls():
         campaign = by_id[call.campaign_id]
         try:
-            settled += reconcile_attempt(ctx, handle_for(call, campaign.name), campaign=campaign, now=now)
+            settled += reconcile_attempt(ctx, handle_for(call, campaign.name, ctx), campaign=campaign, now=now)
         except TelephonyError as exc:  # the tick retries it; the record stays out of dialing
             log.warning("attempt %s left in flight could not be reconciled yet: %s", call.attempt_id, exc)
     return settled

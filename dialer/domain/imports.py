@@ -20,6 +20,8 @@ REJECT_REASONS: Mapping[str, str] = {
     "invalid_country": "the country column names no known country or calling code",
     "invalid_handle": "the record handle is longer than 200 characters",
     "malformed_row": "the row has more fields than the header",
+    "field_too_long": "a field is longer than the import accepts (--max-field-chars, default 131,072 characters)",
+    "nul_byte": "a field holds a NUL byte (0x00): the file is damaged on that line",
 }
 
 

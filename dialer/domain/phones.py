@@ -39,6 +39,11 @@ _UNKNOWN_ZONE = "Etc/Unknown"
 #: mobile ranges spanning a country): its zones come from its country's safe set instead.
 MAX_GEOGRAPHIC_ZONES = 4
 
+#: At most this many digits, written without a country code: the length of an internal
+#: extension (a PBX or contact-centre switch's number, like the ``5001`` of the Genesys
+#: preview-record sample), which no public network dials.
+EXTENSION_DIGITS = 6
+
 _SCIENTIFIC = re.compile(r"([0-9])(?:[.,]([0-9]+))?[eE]\+?([0-9]{1,2})")
 #: A number written as a float (``2125550143.0``), as pandas and some CRMs export it.
 FLOAT_FORM = re.compile(r"(\+?[0-9]{5,})\.0+")
@@ -103,13 +108,51 @@ def normalise(raw: str, region: str = "US") -> ParsedPhone:
         problem = _PARSE_PROBLEMS.get(exc.error_type, "is not a phone number")
         raise PhoneError("invalid_phone", f"{text!r} {problem}") from None
     if not phonenumbers.is_valid_number(number):
-        raise PhoneError("invalid_phone", invalid_message(text, problem_of(number)))
+        message = invalid_message(text, problem_of(number))
+        digits = sum(ch.isdigit() for ch in main)
+        if "+" not in main and digits <= EXTENSION_DIGITS:
+            message += (
+                f": {digits} digits is the length of an internal extension (a phone system's own number), not a "
+                "public one, and calls go out to E.164 numbers. Write the full number with its country code"
+                + (
+                    f", or import with --region of the country where it is a national number{region_hint(main)}"
+                    if regions_where_valid(main)
+                    else ""
+                )
+            )
+        raise PhoneError("invalid_phone", message)
     return ParsedPhone(
         e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
         region=phonenumbers.region_code_for_number(number),
         extension=extension or number.extension or None,
         zones=known_zones(pn_timezone.time_zones_for_number(number)),
     )
+
+
+@lru_cache(maxsize=4096)
+def regions_where_valid(text: str) -> tuple[str, ...]:
+    """The regions in which ``text``, written without a country code, is a valid number
+    (``410004343``: AU, CH, DE, FR, LU…). Tries every region: for messages, not for rows."""
+    if "+" in text:
+        return ()
+    found = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        try:
+            number = phonenumbers.parse(text, region)
+        except pnu.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number) and phonenumbers.region_code_for_number(number) == region:
+            found.append(region)
+    return tuple(found)
+
+
+def region_hint(text: str, *, shown: int = 8) -> str:
+    """`` (it is a valid number in LU, NU)`` for a message, or ``""``."""
+    regions = regions_where_valid(text)
+    if not regions:
+        return ""
+    listed = ", ".join(regions[:shown]) + (f" and {len(regions) - shown} more" if len(regions) > shown else "")
+    return f" (it is a valid number in {listed})"
 
 
 def split_number(text: str) -> tuple[str, str | None]:

@@ -68,7 +68,9 @@ def inspect_file(
         first = list(itertools.islice(_records(table.rows), rows))
         width = len(table.header)
         try:
-            column_map, rules = loader.plan_columns(campaign, table, options.mapping, region=region)
+            column_map, rules = loader.plan_columns(
+                campaign, table, options.mapping, region=region, max_field_chars=options.max_field_chars
+            )
         except ImportFileError as exc:
             return FilePreview(
                 header=tuple(table.header),

@@ -64,6 +64,9 @@ class ImportOptions:
     rejects_path: Path | None = None
     workers: int | None = None
     """Worker processes for checking rows; None: one per core for large files; 0: none."""
+    max_field_chars: int = rows_.DEFAULT_MAX_FIELD
+    """The longest field accepted, in characters; a row with a longer one is rejected
+    (``field_too_long``). At most :data:`sources.PARSE_LIMIT`."""
     dry_run: bool = False
     """Do everything, report it, then roll the database back."""
 
@@ -131,7 +134,9 @@ def import_file(
     region = check_region(campaign, options)
     with sources.open_table(path, source_options(options)) as table:
         remembered = _remembered_mapping(campaign)
-        column_map, rules = plan_columns(campaign, table, options.mapping, region=region)
+        column_map, rules = plan_columns(
+            campaign, table, options.mapping, region=region, max_field_chars=options.max_field_chars
+        )
         previous = next((i.id for i in store.imports(campaign.id, limit=100) if i.sha256 == table.sha256), None)
         run = _Run(
             store=store,
@@ -177,7 +182,12 @@ def source_options(options: ImportOptions) -> sources.SourceOptions:
 
 
 def plan_columns(
-    campaign: Campaign, table: sources.Table, overrides: Mapping[str, str], *, region: str
+    campaign: Campaign,
+    table: sources.Table,
+    overrides: Mapping[str, str],
+    *,
+    region: str,
+    max_field_chars: int = rows_.DEFAULT_MAX_FIELD,
 ) -> tuple[columns_.ColumnMap, rows_.RowRules]:
     """Which column holds which field (``overrides``, then the campaign's remembered mapping,
     then the names sources use), and the row checks that follow; raises
@@ -210,14 +220,23 @@ def plan_columns(
         caller_ids=tuple(campaign.caller_ids),
         allow_random_caller_id=campaign.allow_random_caller_id,
         fallback_zones=tuple(campaign.fallback_zones),
+        max_field=max_field_chars,
+        columns=tuple(table.header),
+        delimiter=table.delimiter or ",",
     )
     return column_map, rules
 
 
 def check_region(campaign: Campaign, options: ImportOptions) -> str:
+    """The region for numbers without a country code (and the options' field limit), checked."""
     region = (options.region or campaign.region).upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
         raise ImportFileError(f"--region {region}: not a region code; use ISO codes such as US, CA or GB")
+    if not 1 <= options.max_field_chars <= sources.PARSE_LIMIT:
+        raise ImportFileError(
+            f"--max-field-chars {options.max_field_chars}: give a number of characters from 1 to "
+            f"{sources.PARSE_LIMIT:,}"
+        )
     return region
 
 

@@ -18,11 +18,19 @@ chunks at line ends outside quotes (by quote parity) and each worker parses its 
 the same :mod:`csv` dialect. A chunk that turns out to end inside a quoted field (a stray
 quote fooled the parity count) says so, and the importer parses the rest of the file itself.
 
-Checks, in order, each with its reject reason: more non-empty fields than the header
+Checks, in order, each with its reject reason: a NUL byte in a field (``nul_byte``), a field
+longer than the import's limit (``field_too_long``), more non-empty fields than the header
 (``malformed_row``), no phone (``missing_phone``), a country or calling-code column naming
 nothing known (``invalid_country``), the phone (``invalid_phone``, ``unrecoverable_format``),
 the caller ID (``invalid_caller_id``, ``missing_caller_id``), the time-zone column
 (``invalid_timezone``), the handle (``invalid_handle``).
+
+A field over the limit is told apart from a quoting fault: when the value holds line breaks
+and the lines inside it look like records of the file (as many delimiters as the header), a
+quote opened on that line was not closed where the value ends, and the records after it
+were swallowed into it. That is not one bad row but a file that cannot be read as written:
+the checker reports it as :attr:`RowChecker.fault` and the import refuses the file, naming
+the line.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ import io
 import json
 import marshal
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii
 from typing import Any
@@ -41,9 +49,14 @@ from typing import Any
 from dialer.domain import phones
 from dialer.domain.imports import REJECT_REASONS, RowProblem
 from dialer.domain.numbering import PhoneNormaliser
+from dialer.importer import sources
 
 #: Records' handle column holds this many characters.
 MAX_HANDLE = 200
+#: The longest field an import accepts by default, in characters (``--max-field-chars``):
+#: Python's own CSV default, and the size of the largest common CRM text field (a Salesforce
+#: long text area). Excel cells hold 32,767; longer values are cut in the report workbook.
+DEFAULT_MAX_FIELD = 131_072
 #: User-data key for a phone extension (``x12``), unless the file has such a column already.
 EXTENSION_KEY = "extension"
 
@@ -75,6 +88,11 @@ class RowRules:
     """The campaign's caller IDs; when not empty, a row's caller ID must be one of them."""
     allow_random_caller_id: bool = False
     fallback_zones: tuple[str, ...] = ()
+    max_field: int = DEFAULT_MAX_FIELD
+    """Characters a field may hold; a row with a longer one is rejected (``field_too_long``)."""
+    columns: tuple[str, ...] = ()
+    """The header's column names (for messages)."""
+    delimiter: str = ","
 
 
 class RowChecker:
@@ -84,11 +102,61 @@ class RowChecker:
         self._caller_ids: dict[str, str | RowProblem] = {}
         self._zones: dict[tuple[object, ...], tuple[str | None, str, str]] = {}
         self._owned = frozenset(rules.caller_ids)
+        self.fault: tuple[int, str] | None = None
+        """(line, message) of a quoting fault that makes the file unreadable as written; the
+        first one found, with the line as the rows it was checked with number it."""
         self.check = self._compile()
 
     def check_batch(self, rows: Sequence[Row]) -> list[Checked]:
         check = self.check
+        if _has_nul(cells for _, cells in rows):
+            check = self.check_with_nul
         return [check(line, cells) for line, cells in rows]
+
+    def check_with_nul(self, line: int, cells: list[str]) -> Checked:
+        """:attr:`check` for rows that may hold a NUL byte (the caller saw one in the batch)."""
+        for index, cell in enumerate(cells):
+            if "\x00" in cell:
+                column = self._column(index)
+                return (
+                    line,
+                    marshal.dumps(cells),
+                    "nul_byte",
+                    f"{column} holds a NUL byte (0x00), which text never does: the file is damaged on this line, "
+                    "or part of it was saved in another format. Remove the character or export the list again",
+                )
+        return self.check(line, cells)
+
+    def _column(self, index: int) -> str:
+        names = self.rules.columns
+        return f"column {names[index]!r}" if index < len(names) else f"column {index + 1}"
+
+    def _long_field(self, line: int, cells: list[str], raw: bytes) -> Checked | None:
+        """The reject for a row with a field over the limit (None when none is); a value that
+        swallowed records is noted as the file's :attr:`fault` instead."""
+        limit = self.rules.max_field
+        for index, cell in enumerate(cells):
+            if len(cell) <= limit:
+                continue
+            column = self._column(index)
+            swallowed = _swallowed_records(cell, self.rules.width, self.rules.delimiter)
+            if swallowed:
+                if self.fault is None:
+                    self.fault = (
+                        line,
+                        f"{column} holds a quoted value of {len(cell):,} characters that runs over {swallowed:,} "
+                        "lines that look like records: a quote on that line is not closed where the value ends. "
+                        'Fix the quoting on that line (a quote inside a value is written twice: "")',
+                    )
+                return ()
+            return (
+                line,
+                raw,
+                "field_too_long",
+                f"{column} is {len(cell):,} characters long; a field may hold {limit:,}. Shorten it, or import "
+                f"with --max-field-chars {len(cell)} (at most {sources.PARSE_LIMIT:,})",
+            )
+        return None
 
     def _compile(self) -> Callable[[int, list[str]], Checked]:
         """The per-row check as one function over local variables: it runs a million times."""
@@ -113,17 +181,20 @@ class RowChecker:
         has_extension_column = EXTENSION_KEY in names
         missing_phone = REJECT_REASONS["missing_phone"]
         missing_caller_id = REJECT_REASONS["missing_caller_id"]
+        max_field, long_field = rules.max_field, self._long_field
 
         def check(line: int, cells: list[str]) -> Checked:
+            raw = dumps(cells)
+            if len(raw) > max_field:  # the marshalled row is at least as long as its longest field
+                rejected = long_field(line, cells, raw)
+                if rejected is not None:
+                    return rejected
             if len(cells) != width:
                 if not cells or not "".join(cells).strip():
                     return ()  # a blank line: not a record
                 if len(cells) > width and "".join(cells[width:]).strip():
-                    return (line, dumps(cells), "malformed_row", _too_many(cells, width))
-                raw = dumps(cells)
+                    return (line, raw, "malformed_row", _too_many(cells, width))
                 cells = cells[:width] + [""] * (width - len(cells))
-            else:
-                raw = dumps(cells)
             raw_phone = cells[phone_at]
             if not raw_phone or raw_phone.isspace():
                 if not "".join(cells).strip():
@@ -201,7 +272,13 @@ class RowChecker:
         try:
             e164 = self.numbers.normalise(raw, self.rules.region).e164
         except phones.PhoneError as exc:
-            return RowProblem(0, "invalid_caller_id", f"caller ID {raw!r}: {exc}")
+            hint = "" if "region" in str(exc) else phones.region_hint(raw)
+            if hint:
+                hint += (
+                    f"; import with --region of that country (this import reads {self.rules.region}), "
+                    "or write it in E.164"
+                )
+            return RowProblem(0, "invalid_caller_id", f"caller ID {raw!r}: {exc}{hint}")
         if self._owned and e164 not in self._owned:
             return RowProblem(
                 0,
@@ -238,6 +315,21 @@ def _trimmed(cells: list[str]) -> list[str]:
     return cells[:end]
 
 
+def _has_nul(rows: Iterable[list[str]]) -> bool:
+    return any("\x00" in cell for cells in rows for cell in cells)
+
+
+def _swallowed_records(value: str, width: int, delimiter: str) -> int:
+    """How many lines inside ``value`` (after its first) look like records of a file whose
+    header has ``width`` columns: 0 unless at least two do and they are most of them."""
+    lines = [line for line in value.splitlines()[1:] if line.strip()]
+    if len(lines) < 2:
+        return 0
+    sample = lines[:1000]
+    alike = len(sample) if width < 2 else sum(1 for line in sample if line.count(delimiter) >= width - 1)
+    return len(lines) if alike * 2 >= len(sample) else 0
+
+
 def raw_cells(raw: bytes) -> list[str]:
     """The cells of a checked row, from its wire-format ``raw``."""
     cells: list[str] = marshal.loads(raw)
@@ -254,6 +346,8 @@ class ChunkResult:
     """The marshalled list of checked rows, lines relative to the chunk."""
     undecodable: tuple[int, str] | None = None
     """(line in the chunk, the byte) when the chunk is not valid in the file's encoding."""
+    fault: tuple[int, str] | None = None
+    """(line in the chunk, message): a quoting fault (:attr:`RowChecker.fault`)."""
 
 
 def check_chunk(
@@ -271,13 +365,19 @@ def check_chunk(
     if final and not text.endswith(("\n", "\r")):
         text += "\n"  # the sentinel must start a line of its own
     reader = csv.reader(io.StringIO(text + _SENTINEL + "\n", newline=""), delimiter=delimiter, strict=False)
-    rows = list(reader)
+    try:
+        rows = list(reader)
+    except csv.Error:  # a value past the parser's limit: the importer reads from here itself
+        return ChunkResult(records=0, clean=False, checked=b"")
     clean = bool(rows) and rows[-1] == [_SENTINEL]
     if clean:
         rows.pop()
-    check = checker.check
+    check = checker.check_with_nul if "\x00" in text else checker.check
+    checker.fault = None
     checked = [check(line, cells) for line, cells in enumerate(rows[skip:], start=skip + 1)]
-    return ChunkResult(records=len(rows), clean=clean, checked=marshal.dumps([c for c in checked if c]))
+    return ChunkResult(
+        records=len(rows), clean=clean, checked=marshal.dumps([c for c in checked if c]), fault=checker.fault
+    )
 
 
 # ------------------------------------------------------- worker process side
@@ -292,13 +392,17 @@ def start_worker(rules: RowRules, encoding: str = "utf-8", delimiter: str = ",")
     tuples and no cycles, and the collector's passes over them cost more than the checks."""
     global _checker, _dialect
     gc.disable()
+    csv.field_size_limit(sources.PARSE_LIMIT)
     _checker = RowChecker(rules)
     _dialect = (encoding, delimiter)
 
 
-def check_rows_in_worker(rows: Sequence[Row]) -> bytes:
+def check_rows_in_worker(rows: Sequence[Row]) -> tuple[bytes, tuple[int, str] | None]:
+    """The batch's checked rows, marshalled, and its quoting fault (lines as in ``rows``)."""
     assert _checker is not None, "start_worker was not called"
-    return marshal.dumps([c for c in _checker.check_batch(rows) if c])
+    _checker.fault = None
+    checked = marshal.dumps([c for c in _checker.check_batch(rows) if c])
+    return checked, _checker.fault
 
 
 def check_chunk_in_worker(data: bytes, skip: int, final: bool) -> ChunkResult:

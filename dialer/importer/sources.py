@@ -35,6 +35,13 @@ from dialer.errors import ImportFileError
 DELIMITERS = (",", ";", "\t", "|")
 SAMPLE_CHARS = 64 * 1024
 CHUNK = 1 << 20
+#: The longest field the CSV parser reads, in characters. A field this long is almost always a
+#: quote that is never closed; rows whose fields pass the (lower, configurable) import limit are
+#: rejected one by one (:mod:`dialer.importer.rows`), but the parser stops here to bound memory.
+PARSE_LIMIT = 64 * 1024 * 1024
+#: Appended as a last line of its own when parsing: read back as this lone field only when the
+#: text ended outside a quoted field.
+SENTINEL = "\x1e"
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
@@ -131,11 +138,8 @@ def detect_encoding(path: Path) -> tuple[str, str]:
             if first:
                 first = False
                 bom = next((name for mark, name in _BOMS if chunk.startswith(mark)), None)
-                if bom is None and b"\x00" in chunk[:65536]:
-                    raise ImportFileError(
-                        f"{path.name} is not a text file (it contains NUL bytes). "
-                        "Export the list as CSV or XLSX and import that."
-                    )
+                if bom is None:
+                    _refuse_binary(path, chunk[:65536])
             if bom is None and utf8:
                 try:
                     decoder.decode(chunk)
@@ -158,6 +162,28 @@ def detect_encoding(path: Path) -> tuple[str, str]:
     else:
         encoding = "cp1252" if cp1252 else "latin-1"
     return encoding, digest.hexdigest()
+
+
+def _refuse_binary(path: Path, head: bytes) -> None:
+    """Refuse a file that is not text at all: UTF-16 without its byte-order mark, or a binary
+    format (more than one byte in a hundred is NUL). A text file with a stray NUL here and there
+    is read, and the rows holding one are rejected with their line (:mod:`dialer.importer.rows`);
+    other control characters are data, kept as they are."""
+    nuls = head.count(b"\x00")
+    if nuls and nuls * 4 > len(head):
+        odd = head[1::2].count(b"\x00")
+        if odd * 10 >= nuls * 9 or (nuls - odd) * 10 >= nuls * 9:
+            order = "le" if odd > nuls - odd else "be"
+            raise ImportFileError(
+                f"{path.name} looks like UTF-16 text without a byte-order mark (every other byte is NUL). "
+                f"Pass --encoding utf-16-{order}, or save it from the spreadsheet as CSV UTF-8."
+            )
+    if nuls and nuls * 100 > len(head):
+        line = head.count(b"\n", 0, head.find(b"\x00")) + 1
+        raise ImportFileError(
+            f"{path.name} is not a text file: {nuls} of its first {len(head):,} bytes are NUL (the first on line "
+            f"{line}). Export the list as CSV or XLSX and import that."
+        )
 
 
 def _file_sha256(path: Path) -> str:
@@ -231,8 +257,7 @@ def _open_csv(path: Path, options: SourceOptions) -> Iterator[Table]:
         if not sample.strip():
             raise ImportFileError(f"{path.name} is empty; it needs a header row and at least one record")
         delimiter = options.delimiter or sniff_delimiter(sample, complete=complete)
-        reader = csv.reader(text, delimiter=delimiter, strict=False)
-        header, rows, header_line = _header(path, _csv_rows(path, reader, encoding), options)
+        header, rows, header_line = _header(path, _csv_rows(path, text, delimiter, encoding), options)
         with path.open("rb") as probe:
             bom = 3 if encoding == "utf-8-sig" and probe.read(3) == codecs.BOM_UTF8 else 0
         yield Table(
@@ -253,18 +278,50 @@ def _open_csv(path: Path, options: SourceOptions) -> Iterator[Table]:
 
 
 def _csv_rows(
-    path: Path, reader: Iterator[list[str]], encoding: str, first_line: int = 0
+    path: Path, text: Iterator[str], delimiter: str, encoding: str, first_line: int = 0
 ) -> Iterator[tuple[int, list[str]]]:
+    """The records of ``text``, numbered from ``first_line + 1``.
+
+    A sentinel line is parsed after the text: read back as itself, the text ended outside a
+    quoted field. Swallowed into the last record, a quote opened there was never closed: a
+    value that runs over further lines to the end of the file swallowed them (a quoting
+    fault, refused with the line); one on the last line alone is read as it is.
+    """
+    csv.field_size_limit(PARSE_LIMIT)
+    reader = csv.reader(itertools.chain(text, (SENTINEL + "\n",)), delimiter=delimiter, strict=False)
     line = first_line
+    pending: list[str] | None = None
     try:
         for row in reader:
+            if pending is not None:
+                yield line, pending
             line += 1
-            yield line, row
+            pending = row
     except UnicodeDecodeError as exc:
         byte = exc.object[exc.start : exc.start + 1].hex() if isinstance(exc.object, bytes) else "?"
         raise decode_error(path, encoding, byte, line=line + 1) from exc
     except csv.Error as exc:
+        if "field limit" in str(exc):
+            raise ImportFileError(
+                f"{path.name} line {line + 1}: a value runs past {PARSE_LIMIT:,} characters, the most the importer "
+                "reads: a quote opened on that line is most likely never closed. Fix the quoting on that line "
+                '(a quote inside a value is written twice: ""); a genuine value that long must be shortened.'
+            ) from exc
         raise ImportFileError(f"{path.name} line {line + 1}: {exc}. Fix the quoting on that line.") from exc
+    if pending is None or pending == [SENTINEL]:
+        return
+    # The sentinel was swallowed: the last record's quoted value runs to the end of the file.
+    value = pending[-1]
+    cut = value.rfind(SENTINEL)
+    pending[-1] = value[:cut] if cut >= 0 else value
+    inner = pending[-1].count("\n") + (pending[-1].count("\r") if "\n" not in pending[-1] else 0)
+    if inner:
+        raise ImportFileError(
+            f"{path.name} line {line}: a quoted value opens on that line and is never closed, so it runs over the "
+            f"{inner:,} lines after it to the end of the file. Close the quote on line {line} "
+            '(a quote inside a value is written twice: "").'
+        )
+    yield line, pending
 
 
 @contextmanager
@@ -275,7 +332,7 @@ def csv_rows_from(
     text = io.TextIOWrapper(path.open("rb"), encoding=encoding, newline="", errors="strict")
     try:
         text.buffer.seek(offset)
-        yield _csv_rows(path, csv.reader(text, delimiter=delimiter, strict=False), encoding, first_line)
+        yield _csv_rows(path, text, delimiter, encoding, first_line)
     finally:
         text.close()
 

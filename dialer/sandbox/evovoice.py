@@ -11,11 +11,18 @@ What it reproduces (telephony.md §2 and the seed DTOs):
   valid E.164 number, or a ``callerId`` that is not an owned number; a random owned caller ID
   when none is given. The call is dialed at once (the session exists from dial time) and the
   response is empty, as documented (``--placement-response`` picks 204, ``{}`` or a SessionInfo).
+- ``POST /sessions`` (NewSession, role User): a session record, with its parent session,
+  customer (an unknown one, or parent, is a 400 naming the field), members by email address
+  (sandbox users) and ``startSession``; it places no call (:mod:`dialer.sandbox.evo_sessions`).
 - ``GET /sessions`` with ``accountIds``, ``to``/``from`` (contains searches), ``startDate``/
-  ``endDate`` (UTC days), ``specificIds``, ``log``, ``searchArchive``, ``sortField``/
-  ``sortOrder``, ``page``/``countPerPage``/``all`` and ``simplifiedPaging``, in the
-  ``ListResponse`` wrapper; ``GET /sessions/{id}`` with the log stripped; ``PATCH`` of
-  ``consoleData``; ``DELETE`` (hang up); ``GET /calls/active``; ``GET /endpoints``.
+  ``endDate`` (UTC days), ``specificIds``, ``log``, ``parentSessionId``, ``customerIds``,
+  ``searchArchive``, ``sortField``/``sortOrder``, ``page``/``countPerPage``/``all`` and
+  ``simplifiedPaging``, in the ``ListResponse`` wrapper; ``GET /sessions/{id}`` with the log
+  stripped; ``PATCH`` of ``consoleData``, ``callState``, ``holdReason`` and ``queueState``;
+  ``DELETE`` (hang up); ``GET /calls/active``; ``GET /endpoints``.
+- Every value of the seed enums shows up: calls connected to an agent ring the agent first
+  (queue Ringing), some are held (Hold) or transferred to a supervisor (Passive,
+  Transferring, a member with role Transfer) — see :class:`~dialer.sandbox.evo_sessions.LiveStates`.
 - Sessions live through ringing → person / machine / busy / no answer / failure → queue →
   agent or missed (``wasMissed``) → talk → ended, driven by :class:`~dialer.sim.callcentre.CallCentre`
   and its agents on the sandbox's clock (real time, or sped up).
@@ -33,13 +40,30 @@ import binascii
 import hashlib
 import random
 import threading
+import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 
 from dialer.domain import phones
 from dialer.domain.clock import Clock, SystemClock
+from dialer.sandbox import evo_sessions
+from dialer.sandbox.evo_config import (
+    DEFAULT_NUMBERS,
+    DEFAULT_USERS,
+    HOLD_REASONS,
+    MANAGER_ROLES,
+    PLACEMENT_RESPONSES,
+    SESSION_CALL_STATES,
+    SESSION_QUEUE_STATES,
+    SORT_FIELDS,
+    Faults,
+    PlacementLog,
+    PlacementResponse,
+    SandboxConfig,
+    SandboxUser,
+)
+from dialer.sandbox.evo_sessions import AppSession, LiveStates, SandboxCustomer, copy_info, iso
 from dialer.sandbox.servicestack import (
     Params,
     SandboxRefusal,
@@ -50,103 +74,21 @@ from dialer.sandbox.servicestack import (
     param_text,
     phones_digits,
 )
-from dialer.sim.callcentre import REALISTIC, CallCentre, CallModel, Phase, SimCall
+from dialer.sim.callcentre import CallCentre, Phase, SimCall
 
-PlacementResponse = Literal["empty", "no-content", "empty-object", "session"]
-PLACEMENT_RESPONSES: tuple[PlacementResponse, ...] = ("empty", "no-content", "empty-object", "session")
-
-#: The demo campaign's caller IDs, so `dialer demo`'s campaign can be rehearsed as it is.
-DEFAULT_NUMBERS = ("+12125550100", "+13125550100", "+12135550100")
-MANAGER_ROLES = ("Manager", "SystemAdministrator")
-SESSION_CALL_STATES = ("Disconnected", "Ringing", "Connected", "Hold", "Passive")
-SESSION_QUEUE_STATES = ("None", "Queued", "Ringing", "Connected", "Hold", "Disconnected")
-HOLD_REASONS = ("None", "Transferring")
-_SORT_FIELDS = {"datecreated": "dateCreated", "datelastmodified": "dateLastModified", "datecompleted": "dateCompleted"}
-
-
-@dataclass(frozen=True, kw_only=True)
-class SandboxUser:
-    email: str
-    password: str
-    roles: tuple[str, ...]
-    first_name: str = ""
-    last_name: str = ""
-    account_ids: tuple[str, ...] | None = None
-    """None: the sandbox's account."""
-
-
-DEFAULT_USERS = (
-    SandboxUser(
-        email="manager@sandbox.test",
-        password="sandbox",
-        roles=("Manager", "User"),
-        first_name="Sandbox",
-        last_name="Manager",
-    ),
-    SandboxUser(
-        email="agent@sandbox.test", password="sandbox", roles=("User",), first_name="Sandbox", last_name="Agent"
-    ),
-)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Faults:
-    """Failures the sandbox injects, drawn per request from its own seeded stream."""
-
-    error_rate: float = 0.0
-    """Share of requests answered 500, 502 or 503 before anything is done (502 with a proxy's
-    plain-text body)."""
-    latency: float = 0.0
-    """Seconds added to every response."""
-    burst_rate: float = 0.0
-    """Chance that a request starts a burst of 429 answers."""
-    burst_length: int = 5
-    """Requests answered 429 in a burst (the first included)."""
-    commit_timeout_rate: float = 0.0
-    """Share of placements that dial the call, then answer only after ``hang_seconds``."""
-    hang_seconds: float = 30.0
-
-    def __post_init__(self) -> None:
-        for name in ("error_rate", "burst_rate", "commit_timeout_rate"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be between 0 and 1")
-        if self.latency < 0 or self.hang_seconds < 0 or self.burst_length < 1:
-            raise ValueError("latency and hang_seconds cannot be negative; burst_length must be at least 1")
-
-
-@dataclass(frozen=True, kw_only=True)
-class SandboxConfig:
-    account_id: str = "sandbox-account"
-    account_name: str = "Evo Voice sandbox"
-    numbers: tuple[str, ...] = DEFAULT_NUMBERS
-    """Owned phone numbers (valid caller IDs)."""
-    users: tuple[SandboxUser, ...] = DEFAULT_USERS
-    agents: int = 8
-    model: CallModel = REALISTIC
-    seed: int = 7
-    placement_response: PlacementResponse = "empty"
-    archive_after: timedelta = timedelta(days=15)
-    faults: Faults = field(default_factory=Faults)
-
-    def __post_init__(self) -> None:
-        bad = [n for n in self.numbers if not phones.is_e164(n)]
-        if bad or not self.numbers:
-            raise ValueError(f"owned numbers must be valid E.164 numbers (got {', '.join(bad) or 'none'})")
-        if self.placement_response not in PLACEMENT_RESPONSES:
-            raise ValueError(f"placement_response must be one of {', '.join(PLACEMENT_RESPONSES)}")
-
-
-@dataclass(frozen=True, kw_only=True)
-class PlacementLog:
-    """One session a placement created, as the sandbox saw it."""
-
-    session_id: str
-    number: str
-    caller_id: str
-    flow_id: str
-    created_at: datetime
-    answered_late: bool
-    """The placement was committed, then answered after ``hang_seconds`` (commit then time out)."""
+__all__ = [
+    "DEFAULT_NUMBERS",
+    "DEFAULT_USERS",
+    "PLACEMENT_RESPONSES",
+    "EvoSandbox",
+    "Faults",
+    "LiveStates",
+    "PlacementLog",
+    "PlacementResponse",
+    "SandboxConfig",
+    "SandboxCustomer",
+    "SandboxUser",
+]
 
 
 class EvoSandbox:
@@ -166,6 +108,10 @@ class EvoSandbox:
         self._burst_left = 0
         self._users = {u.email.lower(): u for u in self.config.users}
         self._owned = {phones_digits(n): n for n in self.config.numbers}
+        self._customers = {c.id: c for c in self.config.customers}
+        self._app_sessions: dict[str, AppSession] = {}
+        self._patched: dict[str, dict[str, str]] = {}
+        self._id_rng = random.Random(f"session-ids:{self.config.seed}")
 
     # ------------------------------------------------------------- plumbing
     def now(self) -> datetime:
@@ -232,7 +178,7 @@ class EvoSandbox:
     def auth_status(self, user: SandboxUser) -> dict[str, Any]:
         accounts = self._accounts(user)
         return {
-            "id": "user-" + hashlib.blake2b(user.email.lower().encode(), digest_size=6).hexdigest(),
+            "id": _user_id(user),
             "isAuthenticated": True,
             "firstName": user.first_name,
             "lastName": user.last_name,
@@ -284,6 +230,32 @@ class EvoSandbox:
             )
             return self._render(call)
 
+    def new_session(self, user: SandboxUser, params: Params) -> dict[str, Any]:
+        """NewSession: a session record (no call is placed). Returns its SessionInfo."""
+        self.require_role(user, ("User",))
+
+        def member(email: str) -> dict[str, Any] | None:
+            found = self._users.get(email.lower())
+            if found is None:
+                return None
+            name = f"{found.first_name} {found.last_name}".strip() or found.email
+            return {"email": found.email, "name": name, "id": _user_id(found)}
+
+        with self._lock:
+            now = self.now()
+            app = evo_sessions.new_record(
+                params,
+                session_id=str(uuid.UUID(int=self._id_rng.getrandbits(128), version=4)),
+                user_email=user.email,
+                find_user=member,
+                customers=self._customers,
+                exists=self._exists,
+                account=(self.config.account_id, self.config.account_name),
+                now=now,
+            )
+            self._app_sessions[app.info["id"]] = app
+            return copy_info(app.info)
+
     def mark_answered_late(self, session_id: str) -> None:
         with self._lock:
             for i, entry in enumerate(self.placements):
@@ -296,7 +268,7 @@ class EvoSandbox:
         self._check_accounts(user, requested)
         start = param_day(params, "startdate", "StartDate")
         end = param_day(params, "enddate", "EndDate")
-        sort_key = _SORT_FIELDS.get((param_text(params, "sortfield") or "dateCreated").lower())
+        sort_key = SORT_FIELDS.get((param_text(params, "sortfield") or "dateCreated").lower())
         if sort_key is None:
             raise SandboxRefusal(400, "ArgumentException", "Unknown sort field", field_name="SortField")
         order = (param_text(params, "sortorder") or "Descend").lower()
@@ -311,14 +283,24 @@ class EvoSandbox:
         to, from_ = (param_text(params, "to") or "").lower(), (param_text(params, "from") or "").lower()
         log_text = (param_text(params, "log") or "").lower()
         archive = param_bool(params, "searcharchive")
-        unmatched = any(param_list(params, k) for k in ("customerids", "endpointids")) or param_text(
-            params, "parentsessionid"
-        )
+        customers = param_list(params, "customerids")
+        parent = param_text(params, "parentsessionid")
+        # Calls placed with NewOutgoingSession have no customer, endpoint or parent session.
+        calls_match = not (customers or param_list(params, "endpointids") or parent)
         with self._lock:
             now = self.now()
             accounts = set(requested or self._accounts(user))
             rows: list[tuple[int, dict[str, Any]]] = []
-            if self.config.account_id in accounts and not unmatched:
+            if self.config.account_id in accounts and not param_list(params, "endpointids"):
+                for n, app in enumerate(self._app_sessions.values()):
+                    if (now - app.created_at > self.config.archive_after) != archive:
+                        continue
+                    if evo_sessions.matches(
+                        app, ids=ids, to=to, from_=from_, log_text=log_text, parent=parent,
+                        customers=customers, start=start, end=end,
+                    ):  # fmt: skip
+                        rows.append((-1 - n, copy_info(app.info)))
+            if self.config.account_id in accounts and calls_match:
                 for call in self.centre.iter_calls():
                     if (ids and call.session_id not in ids) or self._archived(call, now) != archive:
                         continue
@@ -348,13 +330,16 @@ class EvoSandbox:
     def get_session(self, user: SandboxUser, session_id: str) -> dict[str, Any]:
         """GetSession: the SessionInfo with ``log`` stripped (the documented quirk)."""
         with self._lock:
-            session = self._render(self._find(user, session_id))
+            app = self._app_session(user, session_id)
+            session = copy_info(app.info) if app is not None else self._render(self._find(user, session_id))
         session["log"] = []
         return session
 
     def patch_session(self, user: SandboxUser, session_id: str, params: Params) -> dict[str, Any]:
-        """PatchSession: ``consoleData`` is stored. ``callState``, ``holdReason`` and ``queueState``
-        are validated but do not drive the simulated call (live call control is out of scope)."""
+        """PatchSession: ``consoleData`` is stored; ``callState``, ``holdReason`` and ``queueState``
+        are validated and shown on the session until its call ends (on a session record, kept).
+        They annotate the simulated call; they do not steer it."""
+        states: dict[str, str] = {}
         for key, allowed, name in (
             ("callstate", SESSION_CALL_STATES, "CallState"),
             ("queuestate", SESSION_QUEUE_STATES, "QueueState"),
@@ -365,17 +350,36 @@ class EvoSandbox:
                 raise SandboxRefusal(
                     400, "SerializationException", f"Requested value '{value}' was not found.", field_name=name
                 )
+            if value is not None:
+                states[name[0].lower() + name[1:]] = value
         with self._lock:
+            app = self._app_session(user, session_id)
+            if app is not None:
+                if "consoledata" in params:
+                    value = params["consoledata"]
+                    app.info["consoleData"] = None if value is None else str(value)
+                app.info.update(states)
+                app.info["dateLastModified"] = iso(self.now())
+                return copy_info(app.info)
             call = self._find(user, session_id)
             if "consoledata" in params:
                 value = params["consoledata"]
                 call.console_data = None if value is None else str(value)
+            if states and call.phase is not Phase.ENDED:
+                self._patched.setdefault(call.session_id, {}).update(states)
             return self._render(call)
 
     def end_session(self, user: SandboxUser, session_id: str) -> None:
-        """EndSession: hang up (a ringing call ends cancelled; a talking one goes to wrap-up)."""
+        """EndSession: hang up (a ringing call ends cancelled; a talking one goes to wrap-up); a
+        session record is marked ended."""
         self.require_role(user, ("User", *MANAGER_ROLES))
         with self._lock:
+            app = self._app_session(user, session_id)
+            if app is not None:
+                stamp = iso(self.now())
+                app.info.update(ended=True, callState="Disconnected", dialState="None", dateCompleted=stamp)
+                app.info["log"].append({"date": stamp, "message": "Session ended"})
+                return
             call = self._find(user, session_id)
             self.centre.hang_up(call.session_id)
 
@@ -436,6 +440,15 @@ class EvoSandbox:
         with self._lock:
             return [c.session_id for c in self.centre.iter_calls()]
 
+    def _app_session(self, user: SandboxUser, session_id: str) -> AppSession | None:
+        app = self._app_sessions.get(session_id)
+        if app is not None and self.config.account_id not in self._accounts(user):
+            raise SandboxRefusal(404, "NotFound", f"Session {session_id} does not exist")
+        return app
+
+    def _exists(self, session_id: str) -> bool:
+        return session_id in self._app_sessions or self.centre.call_for_session(session_id) is not None
+
     def _find(self, user: SandboxUser, session_id: str) -> SimCall:
         now = self.now()
         call = self.centre.call_for_session(session_id)
@@ -447,7 +460,19 @@ class EvoSandbox:
         return now - self.centre.to_datetime(call.dialed_at) > self.config.archive_after
 
     def _render(self, call: SimCall) -> dict[str, Any]:
-        return self.centre.session_info(call, account_id=self.config.account_id, account_name=self.config.account_name)
+        session = self.centre.session_info(
+            call, account_id=self.config.account_id, account_name=self.config.account_name
+        )
+        if call.phase is Phase.ENDED:
+            self._patched.pop(call.session_id, None)
+        return evo_sessions.overlay(
+            session,
+            call,
+            t=self.centre.t,
+            seed=self.config.seed,
+            live=self.config.live,
+            patched=self._patched.get(call.session_id),
+        )
 
     def _call_info(self, call: SimCall, now: datetime, *, agent_leg: Mapping[str, Any] | None = None) -> dict[str, Any]:
         def iso(t: float) -> str:
@@ -503,3 +528,7 @@ class EvoSandbox:
             "disableSms": True,
             "tags": [],
         }
+
+
+def _user_id(user: SandboxUser) -> str:
+    return "user-" + hashlib.blake2b(user.email.lower().encode(), digest_size=6).hexdigest()

@@ -51,6 +51,7 @@ def create_app(sandbox: EvoSandbox) -> Starlette:
     routes = [
         route("/auth/status", "GET", _auth_status),
         route("/sessions/outgoing", "POST", _new_outgoing_session),
+        route("/sessions", "POST", _new_session),
         route("/sessions", "GET", _list_sessions),
         route("/sessions/{session_id}", "GET", _get_session),
         route("/sessions/{session_id}", "PATCH", _patch_session),
@@ -89,6 +90,10 @@ async def _new_outgoing_session(
     if shape == "session":
         return _json(session)
     return Response(status_code=200, media_type="application/json")
+
+
+async def _new_session(sandbox: EvoSandbox, user: SandboxUser, request: Request, params: dict[str, Any]) -> Response:
+    return _json(sandbox.new_session(user, params))
 
 
 async def _list_sessions(sandbox: EvoSandbox, user: SandboxUser, request: Request, params: dict[str, Any]) -> Response:

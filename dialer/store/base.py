@@ -7,13 +7,13 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, RowMapping, Table, bindparam, select, update
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy import URL, Connection, Engine, RowMapping, Table, bindparam, select, text, update
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
 from dialer.domain.records import RECORD_TRANSITIONS, RecordStatus, check_record_transition
 from dialer.domain.results import CallResult
 from dialer.domain.treatments import RetryDecision
-from dialer.errors import NotFound, StoreError
+from dialer.errors import NotFound, StorageFull, StoreError
 from dialer.store import convert, migrate
 from dialer.store.tables import (
     AttemptRow,
@@ -55,6 +55,31 @@ _MOVE_RECORD = update(records_t).where(
 _RECORD_STATUS = select(records_t.c.status, records_t.c.handle).where(records_t.c.id == bindparam("_rid"))
 
 
+#: SQLite result codes of a write the disk refused: SQLITE_FULL, and SQLITE_IOERR_WRITE (what a
+#: quota or a file-size limit gives).
+_SQLITE_FULL = {13: "its disk is full", 778: "the disk refused a write (full, over quota, or failing)"}
+#: PostgreSQL's disk_full (class 53, insufficient resources).
+_PG_DISK_FULL = "53100"
+
+
+def storage_full(error: BaseException | None, url: URL) -> StorageFull | None:
+    """The :class:`StorageFull` a database error means, or None: SQLite's SQLITE_FULL or a write
+    error, PostgreSQL's ``disk_full``. Its message names where space must be freed."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(code, int) and code in _SQLITE_FULL:
+        what = _SQLITE_FULL[code]
+        where = f"on the file system of {url.database}"
+    elif getattr(error, "sqlstate", None) == _PG_DISK_FULL:
+        what = "the PostgreSQL server's disk is full"
+        where = f"on the server's data disk ({url.host or 'local'})"
+    else:
+        return None
+    return StorageFull(
+        f"the database cannot write: {what} ({str(error).strip().splitlines()[0]}). Free space {where}; "
+        "until then nothing is written and no call is placed, and nothing already stored is lost"
+    )
+
+
 class StoreBase:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -79,6 +104,17 @@ class StoreBase:
                 f"{exc.orig}. Check DIALER_DATABASE_URL, then run `dialer db upgrade`."
             ) from exc
 
+    def probe_write(self) -> None:
+        """Write something that changes nothing (Alembic's version row, rewritten as it is), to
+        learn whether the database can write again; raises :class:`StorageFull` or
+        :class:`StoreError` if not. A transaction that happens to write nothing says nothing
+        about a full disk; this one always writes a page."""
+        try:
+            with self._tx() as conn:
+                conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"the database cannot be written to: {exc}") from exc
+
     def schema_revision(self) -> str | None:
         return migrate.current_revision(self.engine)
 
@@ -88,6 +124,9 @@ class StoreBase:
             with self.engine.begin() as conn:
                 yield conn
         except OperationalError as exc:
+            full = storage_full(exc.orig, self.engine.url)
+            if full is not None:
+                raise full from exc
             raise StoreError(f"the database failed: {exc.orig}. Is it reachable and not locked?") from exc
 
     def _move_record(self, conn: Connection, record_id: int, target: RecordStatus, values: Mapping[str, Any]) -> None:

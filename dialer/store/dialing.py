@@ -69,6 +69,8 @@ _IN_FLIGHT_CALLS = (
         attempts_t.c.provider_ref,
         attempts_t.c.created_at,
         attempts_t.c.placed_at,
+        attempts_t.c.correlation,
+        attempts_t.c.record_id,
     )
     .where(attempts_t.c.ended_at.is_(None))
     .order_by(attempts_t.c.created_at)
@@ -90,6 +92,12 @@ _PROGRESS = (
     )
 )
 _LOWER = {s: [o.value for o in AttemptState if o.rank < s.rank] for s in AttemptState}
+# The caller ID the provider picked, on an attempt that was placed without one.
+_FILL_CALLER_ID = (
+    update(attempts_t)
+    .where(attempts_t.c.id == bindparam("_aid"), attempts_t.c.caller_id.is_(None))
+    .values(caller_id=bindparam("caller_id"))
+)
 _PROGRESS_FIELDS = (
     "provider_ref",
     "call_sid",
@@ -166,8 +174,12 @@ class DialingStore(StoreBase):
                     provider_ref=ref,
                     created_at=created,
                     placed_at=placed,
+                    correlation=correlation,
+                    record_id=record_id,
                 )
-                for aid, cid, number, state, ref, created, placed in conn.execute(_IN_FLIGHT_CALLS)
+                for aid, cid, number, state, ref, created, placed, correlation, record_id in conn.execute(
+                    _IN_FLIGHT_CALLS
+                )
             ]
 
     def in_flight_numbers(self) -> set[str]:
@@ -289,6 +301,8 @@ class DialingStore(StoreBase):
                 params[key] = value
         with self._tx() as conn:
             conn.execute(_PROGRESS, params)
+            if progress.caller_id is not None:
+                conn.execute(_FILL_CALLER_ID, {"_aid": attempt_id, "caller_id": progress.caller_id})
 
     def finish_attempt(
         self,
@@ -338,6 +352,8 @@ class DialingStore(StoreBase):
                 value = getattr(ending, key)
                 if value is not None:
                     attempt_values[key] = value
+            if ending.caller_id is not None and arow["caller_id"] is None:
+                attempt_values["caller_id"] = ending.caller_id
             conn.execute(_UPDATE_ATTEMPT, {"_aid": attempt_id, **attempt_values})
             return self._settle_record(
                 conn,

@@ -30,6 +30,9 @@ class AttemptProgress:
     answered_at: datetime | None = None
     connected_at: datetime | None = None
     error: str | None = None
+    caller_id: str | None = None
+    """The caller ID the provider used; stored only on an attempt that has none (the provider
+    picked it)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,6 +52,8 @@ class AttemptEnding:
     correlation: str | None = None
     error: str | None = None
     raw: Mapping[str, object] | None = None
+    caller_id: str | None = None
+    """As :attr:`AttemptProgress.caller_id`."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,6 +74,8 @@ class InFlightCall:
     provider_ref: str | None
     created_at: datetime
     placed_at: datetime | None
+    correlation: str | None = None
+    record_id: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

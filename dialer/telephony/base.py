@@ -15,10 +15,10 @@ Rules every adapter keeps:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from dialer.domain.records import AttemptState
 from dialer.domain.results import CallResult
@@ -61,6 +61,11 @@ class CallHandle:
     state: AttemptState = AttemptState.PLACED
     seen_answer: bool = False
     """The dialer has already observed this call answered (used by outcome mapping)."""
+    correlation: str | None = None
+    """How ``provider_ref`` was found (``direct``, ``matched``), as the dialer recorded it."""
+    load_user_data: Callable[[], Mapping[str, str]] | None = field(default=None, compare=False, repr=False)
+    """Reads the record's user data, for an adapter that hands it to the provider (Evo Voice's
+    ``consoleData``) for a call it did not place itself (placed before a restart)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,6 +89,9 @@ class CallUpdate:
     raw: Mapping[str, object] | None = None
     """Every provider field as received; JSON-compatible (it is stored as is)."""
     note: str | None = None
+    caller_id: str | None = None
+    """The caller ID the provider says the call went out with (E.164), when it reports one:
+    the one it picked when the request let it choose."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,6 +121,33 @@ class CentreStats:
     @property
     def occupancy(self) -> float | None:
         return self.busy_agent_seconds / self.agent_seconds if self.agent_seconds > 0 else None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreviewSession:
+    """An agent's work on one preview record, after its disposition (Genesys' preview-record
+    fields, the agent and the call)."""
+
+    campaign: str
+    handle: str
+    number: str
+    caller_id: str | None
+    user_data: Mapping[str, str]
+    agent: str
+    disposition: str
+    call_ref: str | None
+    """The call's ``provider_ref`` (the parent of the logged session)."""
+
+
+@runtime_checkable
+class PreviewSessionLog(Protocol):
+    """A provider that keeps session records of its own (Evo Voice): the preview desk logs each
+    dispositioned preview call there."""
+
+    def log_preview(self, session: PreviewSession, *, now: datetime) -> str | None:
+        """Log ``session``; its provider id, or None when logging is switched off. Raises
+        :class:`~dialer.errors.TelephonyError`."""
+        ...
 
 
 class TelephonyBackend(Protocol):

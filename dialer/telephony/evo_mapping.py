@@ -30,9 +30,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from dialer.domain import phones
 from dialer.domain.records import AttemptState
 from dialer.domain.results import CallResult
 from dialer.errors import TelephonyAuthError, TelephonyError, TelephonyRejected, TelephonyUnavailable
+
+# The enums of the seed DTOs (NewSession, SessionInfo, PatchSession), as Evo Voice spells them.
+FLOW_CHANNELS = ("Voice", "Chat", "Fax")
+SESSION_DIRECTIONS = ("Incoming", "Outgoing")
+SESSION_CALL_STATES = ("Disconnected", "Ringing", "Connected", "Hold", "Passive")
+SESSION_DIAL_STATES = ("None", "Active")
+SESSION_QUEUE_STATES = ("None", "Queued", "Ringing", "Connected", "Hold", "Disconnected")
+SESSION_HOLD_REASONS = ("None", "Transferring")
+MEMBER_CALL_STATES = ("None", "Ringing", "Connected", "Hold")
+MEMBER_ROLES = ("None", "Caller", "Agent", "Transfer")
 
 #: Default outcome map: (regular expression, result), tried in order on ``outcome``.
 DEFAULT_OUTCOME_MAP: tuple[tuple[str, CallResult], ...] = (
@@ -46,6 +57,9 @@ DEFAULT_OUTCOME_MAP: tuple[tuple[str, CallResult], ...] = (
 )
 
 _ANSWER_LOG = re.compile(r"answered|connected", re.IGNORECASE)
+#: Call states of an answered call that has not ended: talking, on hold, or parked while it is
+#: handed over (Passive, e.g. during a transfer; the queue shows Hold).
+_LIVE_CALL_STATES = ("Connected", "Hold", "Passive")
 
 
 OutcomeMap = tuple[tuple[re.Pattern[str], CallResult], ...]
@@ -118,7 +132,7 @@ def shows_answer(session: Mapping[str, object], *, seen_answer: bool = False, li
         return True
     if session.get("queueState") not in (None, "", "None"):
         return True
-    if session.get("callState") in ("Connected", "Hold") and not session.get("ended"):
+    if session.get("callState") in _LIVE_CALL_STATES and not session.get("ended"):
         return True
     log = session.get("log")
     if isinstance(log, list):
@@ -170,11 +184,46 @@ def progress_state(session: Mapping[str, object]) -> AttemptState:
     if queue in ("Queued", "Ringing", "Hold"):
         return AttemptState.ANSWERED
     call_state = session.get("callState")
-    if call_state in ("Connected", "Hold"):
+    if call_state in _LIVE_CALL_STATES:
         return AttemptState.ANSWERED
     if call_state == "Ringing":
         return AttemptState.RINGING
     return AttemptState.PLACED
+
+
+def caller_id_used(session: Mapping[str, object]) -> str | None:
+    """The caller ID a voice session went out with: ``fromPhoneNumber``, else ``fromAddress``,
+    when it is an E.164 number (None otherwise, e.g. a user's address on an app session)."""
+    for key in ("fromPhoneNumber", "fromAddress"):
+        value = session.get(key)
+        if isinstance(value, str) and phones.is_e164(value.strip()):
+            return value.strip()
+    return None
+
+
+def handling_agent(session: Mapping[str, object]) -> str | None:
+    """Who handled the call, for the attempt's ``agent``: ``answeredByName`` (else the member
+    with role Agent), then whoever it was transferred to (members with role Transfer that got
+    past ringing): ``Agent 3 → Supervisor 1``."""
+    raw = session.get("members")
+    members = [m for m in raw if isinstance(m, Mapping)] if isinstance(raw, list) else []
+
+    def name(member: Mapping[str, object]) -> str | None:
+        value = member.get("displayName") or member.get("identity")
+        return value if isinstance(value, str) and value else None
+
+    first = session.get("answeredByName")
+    agent = first if isinstance(first, str) and first else None
+    if agent is None:
+        agent = next((n for m in members if m.get("role") == "Agent" and (n := name(m))), None)
+    ringing_only = session.get("ended") is not True
+    transfers = [
+        n
+        for m in members
+        if m.get("role") == "Transfer" and not (ringing_only and m.get("callState") == "Ringing") and (n := name(m))
+    ]
+    chain = [a for a in (agent, *transfers) if a]
+    return " → ".join(dict.fromkeys(chain)) if chain else None
 
 
 def session_times(

@@ -203,6 +203,7 @@ class SimulatedTelephony:
             agent=_text(session, "answeredByName"),
             duration_s=evo_mapping.duration_seconds(session),
             raw=session if state is AttemptState.ENDED else None,
+            caller_id=call.caller_id,
         )
 
 

@@ -166,6 +166,8 @@ def test_without_a_caller_id_the_provider_picks_an_owned_one(line: MakeLine) -> 
     _, updates = ln.follow(ln.place(NUMBER, caller_id=None))
     raw = updates[-1].raw
     assert raw is not None and raw["fromAddress"] in OWNED
+    # The number it picked comes back with the results, so the attempt can record it.
+    assert {u.caller_id for u in updates} == {raw["fromAddress"]}
 
 
 @pytest.mark.parametrize("number", ["+1212555", "12125550123", "+1 212 555 0123", ""])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -95,3 +96,40 @@ def test_import_text_summary_and_options(dialer: Dialer, campaign: str) -> None:
 def test_import_usage_errors(dialer: Dialer, campaign: str, args: list[str], code: int, message: str) -> None:
     result = dialer("import", str(DATA / "preview_records.csv"), "--campaign", campaign, *args)
     assert result.code == code and message in result.err
+
+
+@pytest.mark.parametrize("workers", [[], ["--workers", "1"]], ids=["default", "one_worker"])
+def test_a_large_file_with_a_20_million_character_field(
+    dialer: Dialer, campaign: str, tmp_path: Path, workers: list[str]
+) -> None:
+    """≥ 4 MiB, so worker processes check it: the huge field rejects its row, with line and
+    reason, the other rows are imported, and there is no traceback."""
+    source = tmp_path / "big.csv"
+    with source.open("w", encoding="utf-8") as handle:
+        handle.write("handle,phone,note\n")
+        handle.writelines(f"R{i},+1212{5550000 + i},plain note {i}\n" for i in range(2, 30_000))
+        handle.write("BIG,+13125550199," + "x" * 20_000_000 + "\n")
+        handle.write("AFTER,+13125550198,after\n")
+    assert source.stat().st_size >= 4 * 1024 * 1024
+    rejects = tmp_path / "rejects.csv"
+    result = dialer("import", str(source), "--campaign", campaign, "--rejects", str(rejects), "--json", *workers)
+    assert result.code == 0, result.err
+    summary = json.loads(result.out)
+    assert summary["imported"] == 29_999 and summary["rejected_by_reason"] == {"field_too_long": 1}
+    with rejects.open(encoding="utf-8-sig", newline="") as handle:
+        csv.field_size_limit(30_000_000)
+        (_, (line, reason, message, handle_, _, note)) = list(csv.reader(handle))
+    assert (line, reason, handle_) == ("30000", "field_too_long", "BIG") and len(note) == 20_000_000
+    assert "column 'note' is 20,000,000 characters long; a field may hold 131,072" in message
+    assert "Fix the quoting" not in message and "bug" not in result.err
+
+
+def test_an_unclosed_quote_refuses_the_file_with_its_line(dialer: Dialer, campaign: str, tmp_path: Path) -> None:
+    source = tmp_path / "list.csv"
+    rows = [f"R{i},+1212{5550000 + i},note {i}" for i in range(2, 400)]
+    rows[48] = 'R50,+12125550050,"he said'  # line 50
+    source.write_text("handle,phone,note\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    result = dialer("import", str(source), "--campaign", campaign, "--workers", "1")
+    assert result.code == 1 and "bug" not in result.err
+    assert "Error: list.csv line 50: a quoted value opens on that line and is never closed" in result.err
+    assert "Close the quote on line 50" in result.err

@@ -446,3 +446,111 @@ def test_the_summary_is_json(store: SqlStore, us_campaign: Campaign, clock: Virt
     data = json.loads(json.dumps(report.as_dict()))
     assert data["imported"] == 5 and data["rejected"] == 2 and data["rejected_by_reason"]["invalid_country"] == 1
     assert data["seconds"] >= 0 and data["format"]["delimiter"] == "tab"
+
+
+# ------------------------------------------------ long fields, quotes, NUL bytes
+def _list_with(path: Path, rows: int, extra: dict[int, str]) -> None:
+    """``rows`` records; line N (header = 1) replaced by ``extra[N]``."""
+    lines = ["handle,phone,note"]
+    for i in range(2, rows + 2):
+        lines.append(extra.get(i, f"H{i},(212) 555-{i:04d},note {i}"))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+PROSE = "A genuine note, with commas and paragraphs.\n" * 7000  # 308,000 characters, 7,000 lines
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_field_over_the_limit_rejects_its_row_not_the_file(
+    store: SqlStore,
+    campaign_factory: CampaignFactory,
+    clock: VirtualClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    workers: int,
+) -> None:
+    monkeypatch.setattr(parallel, "CHUNK_BYTES", 4096)  # the long values span many chunks
+    source = tmp_path / "list.csv"
+    unquoted = "x" * 200_000
+    _list_with(source, 3000, {40: f'H40,(212) 555-0040,"{PROSE}"', 2500: f"H2500,(212) 555-2500,{unquoted}"})
+    campaign = campaign_factory(caller_ids=("+12125550100",))
+    rejects = tmp_path / "rejects.csv"
+    report = run(store, campaign, "", clock, path=source, workers=workers, rejects_path=rejects)
+    assert report.rows_read == 3000 and report.imported == 2998 and report.by_reason == {"field_too_long": 2}
+    _, rejected = read_rejects(rejects)
+    assert sorted(rejected) == [40, 2500]
+    assert rejected[40][1] == "field_too_long" and "column 'note' is 308,000 characters" in rejected[40][2]
+    assert "--max-field-chars 308000" in rejected[40][2]
+    assert rejected[40][-1] == PROSE and rejected[2500][-1] == unquoted  # nothing lost: the row as read
+    got = records(store, campaign)
+    assert "H40" not in got and "H2500" not in got and got["H41"].user_data == {"note": "note 41"}
+    # Raised, the limit lets the genuine values in, exactly as written.
+    roomy = campaign_factory(caller_ids=("+12125550100",))
+    report = run(store, roomy, "", clock, path=source, workers=workers, max_field_chars=400_000)
+    assert report.imported == 3000 and report.by_reason == {}
+    got = records(store, roomy)
+    assert got["H40"].user_data["note"] == PROSE and got["H2500"].user_data["note"] == unquoted
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("closed", [False, True], ids=["never_closed", "closed_by_a_later_quote"])
+def test_a_quote_that_swallows_records_refuses_the_file_naming_its_line(
+    store: SqlStore,
+    campaign_factory: CampaignFactory,
+    clock: VirtualClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    workers: int,
+    closed: bool,
+) -> None:
+    """A quote opened on line 1,200 and never closed (or closed only by a stray quote 6,000
+    lines later) is not a long field: the lines after it are records, swallowed."""
+    monkeypatch.setattr(parallel, "CHUNK_BYTES", 4096)
+    source = tmp_path / "list.csv"
+    extra = {1200: 'H1200,(212) 555-1200,"said he would call back'}
+    if closed:
+        extra[7200] = 'H7200,(212) 555-7200,she said "yes'
+    _list_with(source, 9000, extra)
+    campaign = campaign_factory(caller_ids=("+12125550100",))
+    rejects = tmp_path / "rejects.csv"
+    with pytest.raises(ImportFileError, match=r"^list\.csv line 1200: ") as e:
+        run(store, campaign, "", clock, path=source, workers=workers, rejects_path=rejects)
+    if closed:
+        assert "runs over 6,000 lines that look like records" in str(e.value) and "Fix the quoting" in str(e.value)
+    else:
+        assert "never closed" in str(e.value) and "Close the quote on line 1200" in str(e.value)
+    assert store.count_records(campaign.id) == {} and store.imports(campaign.id) == [] and not rejects.exists()
+
+
+def test_an_unclosed_quote_on_the_last_line_swallows_nothing(
+    store: SqlStore, us_campaign: Campaign, clock: VirtualClock, tmp_path: Path
+) -> None:
+    source = tmp_path / "list.csv"
+    source.write_text('handle,phone,note\nA1,(212) 555-0101,ok\nA2,(212) 555-0102,"the end', encoding="utf-8")
+    report = run(store, us_campaign, "", clock, path=source)
+    assert report.imported == 2 and records(store, us_campaign)["A2"].user_data == {"note": "the end"}
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_nul_bytes_reject_their_row_near_the_start_and_deep_in_the_file(
+    store: SqlStore,
+    campaign_factory: CampaignFactory,
+    clock: VirtualClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    workers: int,
+) -> None:
+    monkeypatch.setattr(parallel, "CHUNK_BYTES", 4096)
+    source = tmp_path / "list.csv"
+    _list_with(source, 9000, {3: "H3,(212) 555-0003,no\x00te", 8500: "H8500,(212) 555-8500,\x00"})
+    campaign = campaign_factory(caller_ids=("+12125550100",))
+    rejects = tmp_path / "rejects.csv"
+    report = run(store, campaign, "", clock, path=source, workers=workers, rejects_path=rejects)
+    assert report.imported == 8998 and report.by_reason == {"nul_byte": 2}
+    _, rejected = read_rejects(rejects)
+    assert sorted(rejected) == [3, 8500]
+    assert all(r[1] == "nul_byte" and "column 'note' holds a NUL byte" in r[2] for r in rejected.values())
+    assert rejected[3][-1] == "no\x00te"  # the row as read
+    assert not any("\x00" in v for r in store.iter_records(campaign.id) for v in r.user_data.values())
+    (imported,) = store.imports(campaign.id)
+    assert [(r.line, r.reason) for r in store.import_rejects(imported.id)] == [(3, "nul_byte"), (8500, "nul_byte")]

@@ -48,9 +48,10 @@ def test_the_preview_desk_from_the_command_line(dialer: Dialer, desk: str) -> No
     got = dialer("preview", "next", "--campaign", desk, "--agent", "alice", "--json")
     assert got.code == 0, got.err
     record = json.loads(got.out)["record"]
-    assert record["handle"] == "R-1" and record["phone"] == "+12125550101"
-    assert record["caller_id"] == "+12125550100" and record["attempts"] == 0 and record["last_outcome"] is None
-    assert record["user_data"] == {"first_name": "Zoë", "account": "000123"}
+    assert record["recordHandle"] == "R-1" and record["phoneNumber"] == "+12125550101"
+    assert record["outboundCallerId"] == "+12125550100" and record["attempts"] == 0 and record["last_outcome"] is None
+    assert record["otherFields"] == {"first_name": "Zoë", "account": "000123"}
+    assert not {"handle", "phone", "caller_id", "user_data"} & set(record)
     assert record["state"] == "locked" and record["agent"] == "alice"
 
     human = dialer("preview", "next", "--campaign", desk, "--agent", "alice")
@@ -58,7 +59,7 @@ def test_the_preview_desk_from_the_command_line(dialer: Dialer, desk: str) -> No
     assert "dialer preview dial R-1 --agent alice" in human.out
 
     bob = json.loads(dialer("preview", "next", "--campaign", desk, "--agent", "bob", "--json").out)["record"]
-    assert bob["handle"] == "R-2"
+    assert bob["recordHandle"] == "R-2"
     none = dialer("preview", "next", "--campaign", desk, "--agent", "carol", "--json")
     assert json.loads(none.out) == {"record": None}
 
@@ -87,7 +88,7 @@ def test_the_preview_desk_from_the_command_line(dialer: Dialer, desk: str) -> No
     assert bad.code == 1 and "ISO 8601" in bad.err
 
     carol = json.loads(dialer("preview", "next", "--campaign", desk, "--agent", "carol", "--json").out)["record"]
-    assert carol["handle"] == "R-2"
+    assert carol["recordHandle"] == "R-2"
     early = dialer("preview", "complete", "R-2", "--agent", "carol", "--disposition", "ANSWER")
     assert early.code == 1 and "has not been dialed" in early.err
     dialed = dialer("preview", "dial", "R-2", "--agent", "carol", "--json")
@@ -111,3 +112,39 @@ def test_preview_commands_refuse_other_modes(dialer: Dialer) -> None:
     dialer("campaign", "create", "auto", "--flow-id", "flow-1", "--caller-id", "+12125550100")
     result = dialer("preview", "next", "--campaign", "auto", "--agent", "alice")
     assert result.code == 1 and "progressive mode" in result.err and "--mode preview" in result.err
+
+
+def test_the_seed_sample_record_with_its_region(dialer: Dialer, tmp_path: Path) -> None:
+    """Genesys' own sample outboundRecord: recordHandle 431, phoneNumber "5001", outboundCallerId
+    "410004343". Neither has a country code; both are national numbers in Luxembourg, so a LU
+    campaign takes them (as +3525001 and +352410004343) and speaks the seed's names back. In a
+    US campaign "5001" is what it is in the sample — a four-digit internal extension — and the
+    reject says so."""
+    sample = write_csv(tmp_path / "sample.csv", [["431", "5001", "410004343", "Renewal"]],
+                       ["recordHandle", "phoneNumber", "outboundCallerId", "campaign_note"])  # fmt: skip
+    created = dialer(
+        "campaign", "create", "lux", "--flow-id", "flow-1", "--mode", "preview", "--region", "LU",
+        "--caller-id", "410004343", "--hours", "00:00-23:59:59", "--allow-relaxing",
+    )  # fmt: skip
+    assert created.code == 0, created.err
+    imported = json.loads(dialer("import", str(sample), "--campaign", "lux", "--json").out)
+    assert imported["imported"] == 1 and imported["rejected"] == 0
+    record = json.loads(dialer("preview", "next", "--campaign", "lux", "--agent", "alice", "--json").out)["record"]
+    assert {k: record[k] for k in ("recordHandle", "phoneNumber", "outboundCallerId", "otherFields")} == {
+        "recordHandle": "431",
+        "phoneNumber": "+3525001",
+        "outboundCallerId": "+352410004343",
+        "otherFields": {"campaign_note": "Renewal"},
+    }
+    skipped = json.loads(dialer("preview", "skip", "431", "--agent", "alice", "--json").out)
+    assert skipped["recordHandle"] == "431" and "handle" not in skipped
+
+    refused = dialer("campaign", "create", "us", "--flow-id", "f", "--caller-id", "410004343")
+    assert refused.code != 0 and "it is a valid number in AU, CH" in refused.err and "--region" in refused.err
+    assert dialer("campaign", "create", "us", "--flow-id", "f", "--caller-id", "+352410004343").code == 0
+    rejects = tmp_path / "rejects.csv"
+    us = json.loads(dialer("import", str(sample), "--campaign", "us", "--rejects", str(rejects), "--json").out)
+    assert us["rejected_by_reason"] == {"invalid_phone": 1}
+    message = rejects.read_text(encoding="utf-8-sig").splitlines()[1]
+    assert "'5001' is not a valid US number (too short): 4 digits is the length of an internal extension" in message
+    assert "it is a valid number in LU, NU" in message

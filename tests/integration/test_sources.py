@@ -75,6 +75,8 @@ def test_no_header(tmp_path: Path) -> None:
         ("list.csv", b"", "is empty"),
         ("list.csv", b"  \r\n\r\n", "is empty"),
         ("list.csv", b"a,b\x00\x01\x02", "not a text file"),
+        ("list.csv", "phone,name\n2125550101,Ann\n".encode("utf-16-le"), "UTF-16 .*--encoding utf-16-le"),
+        ("list.csv", "phone,name\n2125550101,Ann\n".encode("utf-16-be"), "UTF-16 .*--encoding utf-16-be"),
         ("old.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "Excel 97-2003"),
         ("fake.xlsx", b"phone\n", "not an Excel workbook"),
         ("broken.xlsx", b"PK\x03\x04broken", "not an XLSX workbook"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -19,6 +20,7 @@ from urllib.parse import quote
 import httpx
 
 from dialer.errors import PlacementUncertain, TelephonyError, TelephonyRejected, TelephonyUnavailable
+from dialer.telephony import evo_mapping
 from dialer.telephony.evo_mapping import error_from_response
 
 READ_ATTEMPTS = 3
@@ -49,6 +51,69 @@ def _retry_after(response: httpx.Response) -> float | None:
     if when.tzinfo is None:
         return None
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _check_enum(name: str, value: str | None, allowed: Sequence[str]) -> None:
+    if value is not None and value not in allowed:
+        raise ValueError(f"{name} {value!r} is not one of Evo Voice's values: {', '.join(allowed)}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewSession:
+    """The NewSession request (``POST /sessions``, seed 002), field for field; ``None`` leaves a
+    field out, so Evo Voice applies its default (direction Outgoing, call state Connected,
+    the From address the user's email)."""
+
+    display_name: str | None = None
+    channel: str | None = None
+    """``FlowChannels``: Voice, Chat or Fax."""
+    direction: str | None = None
+    """``SessionDirections``: Incoming or Outgoing."""
+    call_state: str | None = None
+    """``SessionCallState``: Disconnected, Ringing, Connected, Hold or Passive."""
+    from_address: str | None = None
+    from_name: str | None = None
+    to_address: str | None = None
+    parent_session_id: str | None = None
+    """Parent session (e.g. for billing purposes)."""
+    customer_id: str | None = None
+    with_address: str | None = None
+    """Start a chat with a user or team (``user:ID``, ``team:ID``)."""
+    from_phone_number: str | None = None
+    """The caller ID to use (if dialing out)."""
+    destination: str | None = None
+    member_email_addresses: tuple[str, ...] | None = None
+    """Users added as members, by email address."""
+    start_session: bool | None = None
+    """Start the session's flow?"""
+
+    def __post_init__(self) -> None:
+        _check_enum("channel", self.channel, evo_mapping.FLOW_CHANNELS)
+        _check_enum("direction", self.direction, evo_mapping.SESSION_DIRECTIONS)
+        _check_enum("callState", self.call_state, evo_mapping.SESSION_CALL_STATES)
+
+    def body(self) -> dict[str, object]:
+        """The JSON body, in the DTO's camelCase names and types (``memberEmailAddresses`` a
+        list of strings, ``startSession`` a boolean)."""
+        fields: dict[str, object] = {
+            "displayName": self.display_name,
+            "channel": self.channel,
+            "direction": self.direction,
+            "callState": self.call_state,
+            "fromAddress": self.from_address,
+            "fromName": self.from_name,
+            "toAddress": self.to_address,
+            "parentSessionId": self.parent_session_id,
+            "customerId": self.customer_id,
+            "withAddress": self.with_address,
+            "fromPhoneNumber": self.from_phone_number,
+            "destination": self.destination,
+            "memberEmailAddresses": list(self.member_email_addresses)
+            if self.member_email_addresses is not None
+            else None,
+            "startSession": self.start_session,
+        }
+        return {key: value for key, value in fields.items() if value is not None}
 
 
 class EvoVoiceApi:
@@ -120,6 +185,21 @@ class EvoVoiceApi:
             ) from error
         raise error
 
+    def new_session(self, request: NewSession) -> dict[str, Any]:
+        """NewSession (role User): create a session record; returns its ``SessionInfo``. It
+        places no call. Never retried: a repeated POST would create a second session."""
+        operation = "create a session"
+        try:
+            response = self._client.post("/sessions", json=request.body())
+        except httpx.HTTPError as exc:
+            raise TelephonyUnavailable(
+                f"Evo Voice did not answer at {self.base_url} ({type(exc).__name__}: {exc}) while trying to "
+                f"{operation}. Check DIALER_EVOVOICE_BASE_URL and the network."
+            ) from exc
+        if not response.is_success:
+            raise error_from_response(response.status_code, response.content, operation=operation)
+        return _object(_body(response))
+
     def list_sessions(
         self,
         *,
@@ -131,8 +211,14 @@ class EvoVoiceApi:
         count_per_page: int | None = None,
         page: int | None = None,
         search_archive: bool = False,
+        parent_session_id: str | None = None,
+        customer_ids: Sequence[str] = (),
     ) -> list[dict[str, Any]]:
         params: dict[str, str] = {"simplifiedPaging": "true"}
+        if parent_session_id:
+            params["parentSessionId"] = parent_session_id
+        if customer_ids:
+            params["customerIds"] = ",".join(customer_ids)
         if account_id:
             params["accountIds"] = account_id
         if to:
@@ -162,14 +248,37 @@ class EvoVoiceApi:
                 return None
             raise
 
-    def patch_session(self, session_id: str, *, console_data: str) -> dict[str, Any]:
-        """Set ``consoleData``. PATCH is idempotent, so it is retried like a read."""
+    def patch_session(
+        self,
+        session_id: str,
+        *,
+        console_data: str | None = None,
+        call_state: str | None = None,
+        hold_reason: str | None = None,
+        queue_state: str | None = None,
+    ) -> dict[str, Any]:
+        """PatchSession (seed 004): set ``consoleData``, ``callState`` (Disconnected, Ringing,
+        Connected, Hold, Passive), ``holdReason`` (None, Transferring) and/or ``queueState``
+        (None, Queued, Ringing, Connected, Hold, Disconnected); only the fields given are sent.
+        Returns the session's ``SessionInfo``. PATCH is idempotent, so it is retried like a read."""
+        _check_enum("callState", call_state, evo_mapping.SESSION_CALL_STATES)
+        _check_enum("holdReason", hold_reason, evo_mapping.SESSION_HOLD_REASONS)
+        _check_enum("queueState", queue_state, evo_mapping.SESSION_QUEUE_STATES)
+        fields = {
+            "consoleData": console_data,
+            "callState": call_state,
+            "holdReason": hold_reason,
+            "queueState": queue_state,
+        }
+        body = {key: value for key, value in fields.items() if value is not None}
+        if not body:
+            raise ValueError("patch_session needs at least one of console_data, call_state, hold_reason, queue_state")
         return _object(
             self._read(
                 "PATCH",
                 f"/sessions/{quote(session_id, safe='')}",
-                json={"consoleData": console_data},
-                operation="annotate a session",
+                json=body,
+                operation="annotate a session" if list(body) == ["consoleData"] else "change a session's state",
             )
         )
 

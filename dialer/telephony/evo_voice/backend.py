@@ -38,6 +38,7 @@ from dialer.domain import phones
 from dialer.domain.records import AttemptState
 from dialer.errors import (
     ConfigError,
+    DialerError,
     PlacementUncertain,
     TelephonyAuthError,
     TelephonyError,
@@ -46,7 +47,16 @@ from dialer.errors import (
 )
 from dialer.settings import Settings
 from dialer.telephony import evo_mapping
-from dialer.telephony.base import AgentView, CallHandle, CallRequest, CallUpdate, CentreStats, Placement
+from dialer.telephony.base import (
+    AgentView,
+    CallHandle,
+    CallRequest,
+    CallUpdate,
+    CentreStats,
+    Placement,
+    PreviewSession,
+)
+from dialer.telephony.evo_voice import sessions
 from dialer.telephony.evo_voice.api import EvoVoiceApi
 from dialer.telephony.evo_voice.calls import TrackedCall, endpoint_is, not_found, session_update, text, vanished
 
@@ -92,7 +102,11 @@ class EvoVoiceTelephony:
         correlation_margin: timedelta = CORRELATION_MARGIN,
         live_calls: bool = True,
         max_cps: float | None = 1.0,
+        preview_sessions: bool = True,
+        customer_id: str | None = None,
     ) -> None:
+        self.preview_sessions = preview_sessions
+        self.customer_id = customer_id
         self.max_cps = max_cps
         self.api = api
         self.account_id = account_id
@@ -141,6 +155,8 @@ class EvoVoiceTelephony:
             tag_sessions=settings.evovoice_tag_sessions,
             outcome_map=outcome_map,
             max_cps=settings.evovoice_max_cps,
+            preview_sessions=settings.evovoice_preview_sessions,
+            customer_id=settings.evovoice_customer_id,
         )
 
     # ------------------------------------------------------------- start-up
@@ -224,6 +240,7 @@ class EvoVoiceTelephony:
             touched=now,
             ring_timeout=float(request.ring_timeout),
             user_data=dict(request.user_data),
+            requested_caller_id=request.caller_id,
         )
         try:
             body = self.api.new_outgoing_session(
@@ -385,14 +402,29 @@ class EvoVoiceTelephony:
     def _tag_sessions(
         self, tracked: Sequence[tuple[TrackedCall, CallHandle]], *, now: datetime, budget: list[int]
     ) -> None:
-        """PATCH ``consoleData`` with the record's user data once the session is known."""
+        """PATCH ``consoleData`` with the record's user data once the session has been read —
+        for calls placed before a restart too (their user data is read from the store then).
+        A session whose ``consoleData`` is already set is left alone: written before the
+        restart, or by the flow, which may use the field."""
         if not self.tag_sessions:
             return
         for call, _ in tracked:
-            if call.tagged or call.session_id is None or call.user_data is None or call.tag_tries >= TAG_TRIES:
+            if call.tagged or call.session_id is None or not call.read or call.tag_tries >= TAG_TRIES:
+                continue
+            if call.console_data:
+                call.tagged = True
                 continue
             if budget[0] <= 0:
                 return
+            if call.user_data is None:
+                if call.load_user_data is None:
+                    continue
+                try:
+                    call.user_data = dict(call.load_user_data())
+                except DialerError as exc:
+                    call.tag_tries = TAG_TRIES
+                    log.warning("could not read the user data for session %s: %s", call.session_id, exc)
+                    continue
             budget[0] -= 1
             call.tag_tries += 1
             try:
@@ -457,7 +489,7 @@ class EvoVoiceTelephony:
         self._claim(call, str(match["id"]), correlation="matched", now=call.touched)
         return dict(match)
 
-    def _claim(self, call: TrackedCall, session_id: str, *, correlation: str, now: datetime) -> None:
+    def _claim(self, call: TrackedCall, session_id: str, *, correlation: str | None, now: datetime) -> None:
         call.session_id = session_id
         call.correlation = correlation
         self._claimed[session_id] = now
@@ -471,6 +503,14 @@ class EvoVoiceTelephony:
             return
         assert call.session_id is not None
         self.api.end_session(call.session_id)
+
+    # ------------------------------------------------------- preview desk
+    def log_preview(self, session: PreviewSession, *, now: datetime) -> str | None:
+        """Log an agent's dispositioned preview call as a session record
+        (:func:`~dialer.telephony.evo_voice.sessions.log_preview`); None when switched off."""
+        if not self.preview_sessions:
+            return None
+        return sessions.log_preview(self.api, session, customer_id=self.customer_id)
 
     # ---------------------------------------------------------- the rest
     def agent_view(self, campaign: str, *, now: datetime) -> AgentView | None:
@@ -500,7 +540,11 @@ class EvoVoiceTelephony:
             )
             self._calls[handle.attempt_id] = call
         if handle.provider_ref and call.session_id != handle.provider_ref:
-            self._claim(call, handle.provider_ref, correlation=call.correlation or "direct", now=now)
+            # How the session was found is the dialer's record of it (``matched`` after a search,
+            # ``direct`` from the placement's answer); unknown stays unknown.
+            self._claim(call, handle.provider_ref, correlation=handle.correlation or call.correlation, now=now)
+        if call.load_user_data is None:
+            call.load_user_data = handle.load_user_data
         if handle.provider_ref:
             call.reported = True
         call.seen_answer = call.seen_answer or handle.seen_answer
@@ -520,6 +564,18 @@ class EvoVoiceTelephony:
     ) -> CallUpdate | None:
         """The session as a :class:`CallUpdate`; None when it shows nothing new."""
         call.call_sid = text(session, "callSid") or call.call_sid
+        call.read = True
+        call.console_data = text(session, "consoleData")
+        used = evo_mapping.caller_id_used(session)
+        if used and call.requested_caller_id and used != call.requested_caller_id:
+            log.warning(
+                "Evo Voice reports caller ID %s on session %s, but the dialer asked for %s; the attempt keeps %s",
+                used,
+                call.session_id,
+                call.requested_caller_id,
+                call.requested_caller_id,
+            )
+            call.requested_caller_id = None  # said once
         self._apply_live(call)
         update = session_update(call, session, handle=handle, now=now, outcome_map=self.outcome_map, force=force)
         if update is not None and update.state is AttemptState.ENDED:

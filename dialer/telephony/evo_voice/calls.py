@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,7 +27,14 @@ class TrackedCall:
     touched: datetime
     ring_timeout: float = 25.0
     user_data: Mapping[str, str] | None = None
-    """The record's user data, for ``consoleData``; None when unknown (after a restart)."""
+    """The record's user data, for ``consoleData``; None until read (after a restart)."""
+    load_user_data: Callable[[], Mapping[str, str]] | None = None
+    """Reads the user data when this process did not place the call (see :class:`CallHandle`)."""
+    requested_caller_id: str | None = None
+    """The caller ID the placement asked for (None: Evo Voice picks one, or not known)."""
+    console_data: str | None = None
+    """``consoleData`` as last read; ``read``: the session has been read at least once."""
+    read: bool = False
     session_id: str | None = None
     call_sid: str | None = None
     correlation: str | None = None
@@ -86,9 +93,10 @@ def session_update(
         outcome=outcome,
         raw_outcome=text(session, "outcome") if ended_flag else None,
         was_missed=bool(session.get("wasMissed")) if ended_flag else None,
-        agent=text(session, "answeredByName"),
+        agent=evo_mapping.handling_agent(session),
         duration_s=evo_mapping.duration_seconds(session),
         raw=dict(session) if ended_flag else None,
+        caller_id=evo_mapping.caller_id_used(session),
     )
 
 
