@@ -10,6 +10,7 @@ agent previews and dials a record and gives its disposition, and is refused a ma
 from __future__ import annotations
 
 import csv
+import os
 import re
 import select
 import socket
@@ -58,6 +59,14 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     root = tmp_path_factory.mktemp("web-e2e")
+    with pytest.MonkeyPatch.context() as env:  # like tests/conftest.py, for the whole module
+        for key in [k for k in os.environ if k.startswith("DIALER_") and not k.startswith("DIALER_TEST_")]:
+            env.delenv(key)
+        env.chdir(root)
+        yield from _serve(root)
+
+
+def _serve(root: Path) -> Iterator[Served]:
     settings = load_settings(
         data_dir=root / "data",
         database_url=f"sqlite:///{root / 'dialer.db'}",
