@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -46,6 +46,31 @@ CAMPAIGN_KEYS = {
     "max_lines",
     *OPTION_KEYS,
 }
+
+
+def campaign_options(
+    values: Mapping[str, object], *, treatments: Sequence[str] = (), allow_relaxing: bool = False
+) -> dict[str, Any]:
+    """The options of a new campaign from `dialer campaign create` flags or the web's form:
+    the option keys that are set (``None`` and ``""`` are left out), ``allow_relaxing``, and
+    retry treatment overrides written ``RESULT=SPEC`` (``BUSY=retry_in 30m x3``)."""
+    unknown = set(values) - set(OPTION_KEYS)
+    if unknown:
+        raise ConfigError(f"unknown campaign option(s) {', '.join(sorted(unknown))}")
+    options: dict[str, Any] = {k: v for k, v in values.items() if v is not None and v != ""}
+    if allow_relaxing:
+        options["allow_relaxing"] = True
+    overrides = {}
+    for item in treatments:
+        if not item.strip():
+            continue
+        result, sep, text = item.partition("=")
+        if not sep or not result.strip() or not text.strip():
+            raise ConfigError(f"treatment {item!r}: write RESULT=SPEC, e.g. 'BUSY=retry_in 30m x3'")
+        overrides[result.strip().upper()] = text.strip()
+    if overrides:
+        options["treatments"] = overrides
+    return options
 
 
 def build_spec(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,9 @@ class Context:
     """When the tick next sweeps expired leases."""
     pacing_notes: dict[int, tuple[object, datetime]] = field(default_factory=dict)
     """Per campaign: the last pacing decision written to the store, and when (see tick.note_pacing)."""
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    """Held while the telephony backend or the per-campaign pacing state above is used, when
+    several threads share the context (`dialer web` runs the tick next to its requests)."""
 
     def close(self) -> None:
         self.telephony.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import replace as dataclass_replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -122,3 +123,66 @@ def run_demo(
     wall = time.perf_counter() - started
     summary["wall_seconds"] = round(wall, 2)
     return DemoResult(summary=summary, database=database, workbook=out, rejects=rejects, wall_seconds=wall)
+
+
+# ------------------------------------------------------------------ web demo
+#: The preview desk's share of the demo list (the rest is dialed progressively).
+WEB_DEMO_PREVIEW_ROWS = 40
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebDemo:
+    database: Path
+    campaigns: list[str]
+    logins: list[tuple[str, str, str]]
+    """(name, role, password) of the demo users."""
+
+
+def prepare_web_demo(settings: Settings, *, workdir: Path, campaign_file: Path, now: datetime) -> WebDemo:
+    """A fresh database for `dialer web --demo`: the demo campaign (progressive, its records and
+    do-not-call list loaded, active), a preview campaign with the first rows of the same list
+    for the agents' desk, and one user per role with a new random password each."""
+    import csv
+    import secrets
+
+    from dialer import accounts
+    from dialer.domain.campaigns import DialMode
+    from dialer.domain.users import Role
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    database = workdir / "dialer.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    settings = settings.model_copy(update={"database_url": f"sqlite:///{database}", "backend": "simulated"})
+    cf = load_campaign_file(campaign_file)
+    if cf.records is None:
+        raise ConfigError(f"{campaign_file}: [import] records = FILE is needed for the demo")
+    with cf.records.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.reader(handle))
+    preview_csv, dialed_csv = workdir / "preview-records.csv", workdir / "dialed-records.csv"
+    for path, part in (
+        (preview_csv, rows[1 : 1 + WEB_DEMO_PREVIEW_ROWS]),
+        (dialed_csv, rows[1 + WEB_DEMO_PREVIEW_ROWS :]),
+    ):
+        with path.open("w", encoding="utf-8", newline="") as out:
+            csv.writer(out).writerows([rows[0], *part])
+    ctx = build_context(settings)
+    try:
+        campaign = ctx.store.create_campaign(cf.spec, now=now)
+        preview_spec = dataclass_replace(cf.spec, name=f"{cf.spec.name}-preview", mode=DialMode.PREVIEW, agents=2)
+        preview = ctx.store.create_campaign(preview_spec, now=now)
+        if cf.dnc is not None:
+            numbers, _bad = read_dnc_file(cf.dnc, region=campaign.region)
+            ctx.store.add_dnc(numbers, source="demo", note=cf.dnc.name, now=now)
+        import_file(ctx.store, campaign, dialed_csv, ImportOptions(), now=now)
+        import_file(ctx.store, preview, preview_csv, ImportOptions(), now=now)
+        logins = []
+        for name, role in (("manager", Role.MANAGER), ("agent", Role.AGENT), ("admin", Role.SYSTEM_ADMINISTRATOR)):
+            password = secrets.token_urlsafe(9)
+            accounts.add_user(ctx.store, name, role=role, password=password, now=now)
+            logins.append((name, role.value, password))
+    finally:
+        ctx.close()
+        preview_csv.unlink(missing_ok=True)
+        dialed_csv.unlink(missing_ok=True)
+    return WebDemo(database=database, campaigns=[campaign.name, preview.name], logins=logins)

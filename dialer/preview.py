@@ -292,6 +292,21 @@ def next_record(ctx: Context, campaign: str, agent: str, *, now: datetime) -> Pr
     return None
 
 
+def on_desk(ctx: Context, campaign: str, agent: str, *, now: datetime) -> PreviewRecord | None:
+    """The record on the agent's desk for ``campaign``, if any, without handing out a new one
+    (an expired lock has returned its record to the pool)."""
+    agent = _check_agent(agent)
+    c = _preview_campaign(ctx, campaign)
+    sweep(ctx, c, now=now)
+    desk = ctx.store.desk_records(c.id, rules.desk_owner(agent))
+    return _view(ctx, c, desk[0], agent) if desk else None
+
+
+def preview_campaigns(ctx: Context) -> list[Campaign]:
+    """The campaigns agents work from the preview desk."""
+    return [c for c in ctx.store.list_campaigns() if c.mode is DialMode.PREVIEW]
+
+
 def dial(ctx: Context, handle: str, agent: str, *, now: datetime, campaign: str | None = None) -> DialResult:
     """Dial the record on the agent's desk, after running every gate again (a number put on
     the do-not-call list since the record was handed out is refused)."""

@@ -108,6 +108,22 @@ class Settings(BaseSettings):
     sim_speed: float = Field(default=1.0, gt=0, description="Real-time speed-up of the simulated backend.")
     sim_hit_rate: float = Field(default=0.30, ge=0, le=1, description="Share of attempts a person answers.")
 
+    # --- web app
+    web_host: str = Field(default="127.0.0.1", description="Interface `dialer web` listens on.")
+    web_port: int = Field(default=8000, ge=0, le=65535, description="Port `dialer web` listens on.")
+    web_secret_key: SecretStr | None = Field(
+        default=None,
+        description="Key that signs session cookies; empty: generated once and kept in DATA_DIR/web-secret-key.",
+    )
+    web_cookie_secure: bool = Field(
+        default=False, description="Send the session cookie only over HTTPS (turn on behind an HTTPS proxy)."
+    )
+    web_session_hours: float = Field(default=12.0, gt=0, description="A login lasts this long without activity.")
+    web_max_upload_mb: float = Field(default=100.0, gt=0, description="Largest upload accepted (records, DNC), MB.")
+    web_live_seconds: float = Field(
+        default=2.0, gt=0, le=60, description="How often the live figures (server-sent events) are refreshed."
+    )
+
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
     _config_path: Path = PrivateAttr(default=DEFAULT_CONFIG_FILE)

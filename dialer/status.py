@@ -5,6 +5,7 @@ Library functions returning plain dicts (the JSON of `dialer status`); the CLI p
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from dialer.domain.records import Record, RecordStatus
 from dialer.domain.schedule import ScheduleState
 from dialer.errors import DialerError, NotFound
 from dialer.reports.figures import ABANDON_CAP
-from dialer.store.repository import PacingNote
+from dialer.store.repository import OutcomeCounts, PacingNote
 
 #: A campaign whose newest pacing decision is older than this has no dialer running.
 DAEMON_SILENT_AFTER = timedelta(seconds=60)
@@ -70,7 +71,8 @@ def campaign_status(ctx: Context, c: Campaign, *, now: datetime) -> dict[str, An
         elif c.mode is DialMode.PREVIEW:
             not_dialing["preview_mode"] = due
         else:
-            snap = pacing_state.snapshot(ctx, c, now=now)
+            with ctx.lock:  # the snapshot reads the provider and the pacing meters
+                snap = pacing_state.snapshot(ctx, c, now=now)
             fresh = note is not None and now - note.decided_at <= DAEMON_SILENT_AFTER
             if fresh and note is not None and note.reason.startswith("abandon_budget"):
                 not_dialing["abandon_budget"] = due
@@ -107,14 +109,17 @@ def campaign_status(ctx: Context, c: Campaign, *, now: datetime) -> dict[str, An
         "not_dialing": dict(sorted(not_dialing.items(), key=lambda kv: -kv[1])),
         "reasons": {k: REASONS.get(k, k) for k in not_dialing},
         "locked_by_agent": dict(sorted(locked.items())),
-        "compliance": compliance_status(ctx, c, now=now),
+        "compliance": compliance_status(ctx, c, now=now, counted={timedelta(days=30): month, timedelta(hours=24): day}),
     }
 
 
-def compliance_status(ctx: Context, c: Campaign, *, now: datetime) -> dict[str, Any]:
-    """The campaign-level rules: profile, abandon meter, ring time and schedule, each with its state."""
+def compliance_status(
+    ctx: Context, c: Campaign, *, now: datetime, counted: Mapping[timedelta, OutcomeCounts] | None = None
+) -> dict[str, Any]:
+    """The campaign-level rules: profile, abandon meter, ring time and schedule, each with its state.
+    ``counted``: outcome counts already read, by window (not read again)."""
     opts = c.compliance_options()
-    meter = tick.abandon_budget(ctx, c, now=now)
+    meter = tick.abandon_budget(ctx, c, now=now, counted=counted)
     schedule = c.schedule()
     state = schedule.check(now) if schedule is not None else None
     ring_ok = c.ring_timeout >= opts.profile.min_ring_seconds
@@ -233,3 +238,23 @@ def verdict(
     if c.mode is DialMode.PREVIEW:
         return "due: waiting for an agent to request it in preview"
     return "due: will be dialed when the pacer has a free agent"
+
+
+def agent_figures(ctx: Context, c: Campaign, *, now: datetime) -> dict[str, Any]:
+    """The campaign's agents right now (from the provider when it reports them, else inferred
+    from the dialer's own calls) and the occupancy: now, and over the run when the provider
+    measured it (the simulated call centre does)."""
+    with ctx.lock:  # the provider's view and the pacing meters are shared with the pacer
+        snap = pacing_state.snapshot(ctx, c, now=now)
+        stats = ctx.telephony.centre_stats(c.name, now=now)
+    busy = max(0, snap.agents - snap.idle_agents)
+    return {
+        "agents": snap.agents,
+        "busy": busy,
+        "idle": snap.idle_agents,
+        "waiting": snap.waiting,
+        "ringing": len(snap.ringing_ages),
+        "lines_in_use": snap.lines_in_use,
+        "occupancy_now": busy / snap.agents if snap.agents else None,
+        "occupancy_run": stats.occupancy if stats is not None else None,
+    }

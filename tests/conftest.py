@@ -35,9 +35,10 @@ T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No DIALER_* from the developer's shell, and no config/.env files from the cwd."""
+    """No DIALER_* from the developer's shell (the suite's own DIALER_TEST_* stay), and no
+    config/.env files from the cwd."""
     for key in list(os.environ):
-        if key.startswith("DIALER_") and key not in (PG_ENV, "DIALER_TEST_REQUIRE_POSTGRES"):
+        if key.startswith("DIALER_") and not key.startswith("DIALER_TEST_"):
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("DIALER_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)

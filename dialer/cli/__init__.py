@@ -11,6 +11,8 @@ from dialer.cli import (  # noqa: F401  (register commands)
     preview,
     reports,
     sandbox,
+    users,
+    web,
     webhooks,
 )
 from dialer.cli.app import cli, main

@@ -7,10 +7,11 @@ from datetime import timedelta
 import click
 from rich.table import Table
 
-from dialer.campaignfile import build_spec
+from dialer.campaignfile import build_spec, campaign_options
 from dialer.cli.app import State, cli, out, pass_state, print_json
 from dialer.daemon.tick import retry_policy
 from dialer.domain.campaigns import Campaign, CampaignStatus, DialMode
+from dialer.errors import ConfigError
 from dialer.reports.metrics import campaign_metrics
 
 
@@ -126,33 +127,24 @@ def create(
     as_json: bool,
 ) -> None:
     """Create campaign NAME."""
-    options: dict[str, object] = {
-        k: v
-        for k, v in (
-            ("machine_detection", machine_detection),
-            ("abandon_message", abandon_message),
-            ("compliance_profile", compliance_profile),
-            ("abandon_target", abandon_target),
-            ("min_agents_predictive", min_agents_predictive),
-            ("schedule_hours", schedule_hours),
-            ("schedule_days", schedule_days),
-            ("start_date", start_date),
-            ("end_date", end_date),
+    try:
+        options = campaign_options(
+            {
+                "machine_detection": machine_detection,
+                "abandon_message": abandon_message,
+                "compliance_profile": compliance_profile,
+                "abandon_target": abandon_target,
+                "min_agents_predictive": min_agents_predictive,
+                "schedule_hours": schedule_hours,
+                "schedule_days": schedule_days,
+                "start_date": start_date,
+                "end_date": end_date,
+            },
+            treatments=treatments,
+            allow_relaxing=allow_relaxing,
         )
-        if v is not None and v != ""
-    }
-    if allow_relaxing:
-        options["allow_relaxing"] = True
-    if treatments:
-        overrides = {}
-        for item in treatments:
-            result, sep, text = item.partition("=")
-            if not sep or not result.strip() or not text.strip():
-                raise click.BadParameter(
-                    f"{item!r}: write RESULT=SPEC, e.g. 'BUSY=retry_in 30m x3'", param_hint="--treatment"
-                )
-            overrides[result.strip().upper()] = text.strip()
-        options["treatments"] = overrides
+    except ConfigError as exc:
+        raise click.BadParameter(exc.message, param_hint="--treatment") from None
     spec = build_spec(
         name=name,
         flow_id=flow_id,

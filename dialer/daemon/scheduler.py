@@ -12,6 +12,11 @@ A tick that fails is retried by the next one. Each condition is logged once, whe
 (a :class:`~dialer.errors.DialerError` as its message, which says what to do; anything else,
 a bug, with its traceback), and once when ticks succeed again (:class:`TickFailures`): a full
 disk does not fill the log with a traceback a second.
+
+``background=True`` runs the same jobs on a background scheduler thread (:meth:`Daemon.start`,
+:meth:`Daemon.stop`), for `dialer web`, which paces in the process that serves the preview
+desk. Each tick holds ``ctx.lock`` so that requests using the telephony backend or the
+pacing state wait for it instead of racing it.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from datetime import datetime, timedelta
 from types import FrameType
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -97,6 +104,7 @@ class Daemon:
         until_done: bool = False,
         on_tick: Callable[[TickReport], None] | None = None,
         install_signals: bool = True,
+        background: bool = False,
     ) -> None:
         self.ctx = ctx
         self.campaigns = list(campaigns) if campaigns else None
@@ -106,9 +114,11 @@ class Daemon:
         self.result = DaemonResult()
         self._stopping = threading.Event()
         self._stop_deadline: datetime | None = None
+        self._finished = threading.Event()
         self.failures = TickFailures(probe=ctx.store.probe_write)
         self.reports = ReportJobs(ctx, self.campaigns)
-        self.scheduler = BlockingScheduler(
+        scheduler_class: type[BaseScheduler] = BackgroundScheduler if background else BlockingScheduler
+        self.scheduler = scheduler_class(
             # Scheduled reports get their own thread: a big workbook never holds up the tick.
             executors={
                 "default": ThreadPoolExecutor(max_workers=1),
@@ -130,6 +140,14 @@ class Daemon:
         self.request_stop()
 
     def tick(self) -> None:
+        with self.ctx.lock:
+            self._tick()
+
+    def _shutdown(self) -> None:
+        self._finished.set()
+        self.scheduler.shutdown(wait=False)
+
+    def _tick(self) -> None:
         now = self.ctx.clock.now()
         try:
             if self._stopping.is_set():
@@ -148,7 +166,7 @@ class Daemon:
                 ids = campaign_ids(self.ctx, self.campaigns)
                 if self.ctx.store.unfinished_records(ids) == 0 and not self.ctx.store.in_flight():
                     self.result.done = True
-                    self.scheduler.shutdown(wait=False)
+                    self._shutdown()
             self.failures.succeeded(now=now)
         except Exception as exc:  # one bad tick must not kill the daemon; the next tick retries
             self.failures.failed(exc, now=now)
@@ -169,11 +187,13 @@ class Daemon:
                     "grace period over with %s call(s) in flight; the next start reconciles them with the provider",
                     left if left > 0 else "unknown",
                 )
-            self.scheduler.shutdown(wait=False)
+            self._shutdown()
 
     def run(self) -> DaemonResult:
-        preflight.check(self.ctx, campaigns=self.campaigns, now=self.ctx.clock.now())
-        reconcile_in_flight(self.ctx, now=self.ctx.clock.now())
+        """Run until stopped (blocking scheduler), or start and return at once (background)."""
+        with self.ctx.lock:
+            preflight.check(self.ctx, campaigns=self.campaigns, now=self.ctx.clock.now())
+            reconcile_in_flight(self.ctx, now=self.ctx.clock.now())
         if self.install_signals and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self._signal)
             signal.signal(signal.SIGINT, self._signal)
@@ -186,4 +206,18 @@ class Daemon:
         )
         self.reports.install(self.scheduler)
         self.scheduler.start()
+        return self.result
+
+    def start(self) -> None:
+        """Background mode: check, reconcile and start ticking on the scheduler's thread."""
+        self.run()
+
+    def stop(self, *, timeout: float | None = None) -> DaemonResult:
+        """Background mode: stop placing calls, collect the calls in flight (up to the grace
+        time, or ``timeout`` seconds of waiting), then shut the scheduler down."""
+        self.request_stop()
+        if not self._finished.wait(timeout if timeout is not None else self.ctx.settings.shutdown_grace_seconds + 5):
+            log.warning("the pacer did not finish collecting calls in flight in time; stopping it")
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
         return self.result

@@ -45,7 +45,7 @@ from dialer.errors import (
     TelephonyRejected,
     TelephonyUnavailable,
 )
-from dialer.store.repository import AttemptEnding, AttemptProgress, InFlightCall, PacingNote
+from dialer.store.repository import AttemptEnding, AttemptProgress, InFlightCall, OutcomeCounts, PacingNote
 from dialer.telephony.base import CallHandle, CallRequest, CallUpdate
 
 log = logging.getLogger(__name__)
@@ -343,13 +343,16 @@ def decide_next(campaign: Campaign, record: Record, result: CallResult, *, now: 
     return decision
 
 
-def abandon_budget(ctx: Context, campaign: Campaign, *, now: datetime) -> compliance.AbandonAssessment:
+def abandon_budget(
+    ctx: Context, campaign: Campaign, *, now: datetime, counted: Mapping[timedelta, OutcomeCounts] | None = None
+) -> compliance.AbandonAssessment:
     """The campaign's abandon meter over its profile's window (30 days US, 24 h UK). Calls
     agents dialed from the preview desk are not abandonment candidates: the store's
-    ``live_answers`` and ``abandoned`` already leave them out."""
+    ``live_answers`` and ``abandoned`` already leave them out. ``counted``: outcome counts
+    the caller already has, by window ending ``now`` (the window's count is reused)."""
     options = campaign.compliance_options()
     budget = compliance.AbandonBudget(target=options.abandon_target, window=options.profile.abandon_window)
-    counts = ctx.store.outcome_counts(campaign.id, since=now - budget.window)
+    counts = (counted or {}).get(budget.window) or ctx.store.outcome_counts(campaign.id, since=now - budget.window)
     return budget.assess(live_answers=counts.live_answers, abandoned=counts.abandoned)
 
 

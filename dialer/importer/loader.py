@@ -131,50 +131,11 @@ def import_file(
     """Import ``path`` into ``campaign``; raises :class:`ImportFileError` (changing nothing) when
     the file as a whole cannot be imported."""
     started = time.perf_counter()
-    region = (options.region or campaign.region).upper()
-    if region not in phonenumbers.SUPPORTED_REGIONS:
-        raise ImportFileError(f"--region {region}: not a region code; use ISO codes such as US, CA or GB")
-    if not 1 <= options.max_field_chars <= sources.PARSE_LIMIT:
-        raise ImportFileError(
-            f"--max-field-chars {options.max_field_chars}: give a number of characters from 1 to "
-            f"{sources.PARSE_LIMIT:,}"
-        )
-    source_options = sources.SourceOptions(
-        encoding=options.encoding, delimiter=options.delimiter, sheet=options.sheet, header=options.header
-    )
-    with sources.open_table(path, source_options) as table:
+    region = check_region(campaign, options)
+    with sources.open_table(path, source_options(options)) as table:
         remembered = _remembered_mapping(campaign)
-        try:
-            column_map = columns_.map_columns(table.header, options.mapping, remembered=remembered)
-        except ImportFileError as exc:
-            if len(table.sheets) > 1:
-                others = ", ".join(repr(s) for s in table.sheets if s != table.sheet)
-                raise ImportFileError(
-                    f"{exc.message} (in sheet {table.sheet!r}; the workbook also has {others}: pass --sheet NAME)"
-                ) from None
-            raise
-        if column_map.index("outboundCallerId") < 0 and not campaign.caller_ids and not campaign.allow_random_caller_id:
-            raise ImportFileError(
-                f"no caller ID: {path.name} has no outboundCallerId column and campaign {campaign.name!r} has no "
-                "caller ID. Add one with `dialer campaign create … --caller-id +1…`, add an outboundCallerId "
-                "column, or map one with --map outboundCallerId=COLUMN."
-            )
-        rules = rows_.RowRules(
-            width=len(table.header),
-            handle=column_map.index("recordHandle"),
-            phone=column_map.index("phoneNumber"),
-            caller_id=column_map.index("outboundCallerId"),
-            timezone=column_map.index("timezone"),
-            country=column_map.index("country"),
-            phone_code=column_map.index("phoneCode"),
-            user_columns=column_map.user_columns,
-            region=region,
-            caller_ids=tuple(campaign.caller_ids),
-            allow_random_caller_id=campaign.allow_random_caller_id,
-            fallback_zones=tuple(campaign.fallback_zones),
-            max_field=options.max_field_chars,
-            columns=tuple(table.header),
-            delimiter=table.delimiter or ",",
+        column_map, rules = plan_columns(
+            campaign, table, options.mapping, region=region, max_field_chars=options.max_field_chars
         )
         previous = next((i.id for i in store.imports(campaign.id, limit=100) if i.sha256 == table.sha256), None)
         run = _Run(
@@ -212,6 +173,71 @@ def import_file(
         previous_import=previous,
         dry_run=options.dry_run,
     )
+
+
+def source_options(options: ImportOptions) -> sources.SourceOptions:
+    return sources.SourceOptions(
+        encoding=options.encoding, delimiter=options.delimiter, sheet=options.sheet, header=options.header
+    )
+
+
+def plan_columns(
+    campaign: Campaign,
+    table: sources.Table,
+    overrides: Mapping[str, str],
+    *,
+    region: str,
+    max_field_chars: int = rows_.DEFAULT_MAX_FIELD,
+) -> tuple[columns_.ColumnMap, rows_.RowRules]:
+    """Which column holds which field (``overrides``, then the campaign's remembered mapping,
+    then the names sources use), and the row checks that follow; raises
+    :class:`ImportFileError` when the file cannot be imported into ``campaign`` as mapped."""
+    try:
+        column_map = columns_.map_columns(table.header, overrides, remembered=_remembered_mapping(campaign))
+    except ImportFileError as exc:
+        if len(table.sheets) > 1:
+            others = ", ".join(repr(s) for s in table.sheets if s != table.sheet)
+            raise ImportFileError(
+                f"{exc.message} (in sheet {table.sheet!r}; the workbook also has {others}: pass --sheet NAME)"
+            ) from None
+        raise
+    if column_map.index("outboundCallerId") < 0 and not campaign.caller_ids and not campaign.allow_random_caller_id:
+        raise ImportFileError(
+            f"no caller ID: {table.path.name} has no outboundCallerId column and campaign {campaign.name!r} has no "
+            "caller ID. Add one with `dialer campaign create … --caller-id +1…`, add an outboundCallerId "
+            "column, or map one with --map outboundCallerId=COLUMN."
+        )
+    rules = rows_.RowRules(
+        width=len(table.header),
+        handle=column_map.index("recordHandle"),
+        phone=column_map.index("phoneNumber"),
+        caller_id=column_map.index("outboundCallerId"),
+        timezone=column_map.index("timezone"),
+        country=column_map.index("country"),
+        phone_code=column_map.index("phoneCode"),
+        user_columns=column_map.user_columns,
+        region=region,
+        caller_ids=tuple(campaign.caller_ids),
+        allow_random_caller_id=campaign.allow_random_caller_id,
+        fallback_zones=tuple(campaign.fallback_zones),
+        max_field=max_field_chars,
+        columns=tuple(table.header),
+        delimiter=table.delimiter or ",",
+    )
+    return column_map, rules
+
+
+def check_region(campaign: Campaign, options: ImportOptions) -> str:
+    """The region for numbers without a country code (and the options' field limit), checked."""
+    region = (options.region or campaign.region).upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ImportFileError(f"--region {region}: not a region code; use ISO codes such as US, CA or GB")
+    if not 1 <= options.max_field_chars <= sources.PARSE_LIMIT:
+        raise ImportFileError(
+            f"--max-field-chars {options.max_field_chars}: give a number of characters from 1 to "
+            f"{sources.PARSE_LIMIT:,}"
+        )
+    return region
 
 
 def _remembered_mapping(campaign: Campaign) -> dict[str, str]:

@@ -22,9 +22,11 @@ from dialer.store.tables import (
     DncRow,
     ImportRejectRow,
     ImportRow,
+    PacingHistoryRow,
     PacingLogRow,
     ProviderEventRow,
     RecordRow,
+    WebUserRow,
 )
 from dialer.store.types import FinishedAttempt
 
@@ -37,6 +39,8 @@ rejects_t = cast(Table, ImportRejectRow.__table__)
 events_t = cast(Table, CampaignEventRow.__table__)
 provider_events_t = cast(Table, ProviderEventRow.__table__)
 pacing_log_t = cast(Table, PacingLogRow.__table__)
+pacing_history_t = cast(Table, PacingHistoryRow.__table__)
+web_users_t = cast(Table, WebUserRow.__table__)
 
 #: For each target status, the statuses a record may move to it from (itself included).
 SOURCES: Mapping[RecordStatus, list[str]] = {

@@ -12,6 +12,7 @@ crash can always be reconciled. The methods live in one module per concept:
 * :mod:`dialer.store.preview` — the preview desk: records locked to agents, dispositions
 * :mod:`dialer.store.stats` — aggregates
 * :mod:`dialer.store.reporting` — the read snapshot behind outcome reports
+* :mod:`dialer.store.users` — web users and their password hashes
 """
 
 from __future__ import annotations
@@ -37,9 +38,20 @@ from dialer.store.types import (
     PacingNote,
     campaign_scope,
 )
+from dialer.store.users import UserStore
 
 
-class SqlStore(CampaignStore, RecordStore, DncStore, DialingStore, PreviewStore, StatsStore, ReportStore, StoreBase):
+class SqlStore(
+    CampaignStore,
+    RecordStore,
+    DncStore,
+    DialingStore,
+    PreviewStore,
+    StatsStore,
+    ReportStore,
+    UserStore,
+    StoreBase,
+):
     """The repository. Build it with :meth:`open`, which migrates the schema on first use."""
 
     @classmethod

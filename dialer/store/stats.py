@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, case, func, insert, select, type_coerce, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, select, type_coerce, update
 
 from dialer.domain.compliance import RepeatHistory
 from dialer.domain.records import FINAL_STATUSES, RecordStatus
 from dialer.domain.results import ABANDON_RESULTS, CallResult
-from dialer.store.base import StoreBase, attempts_t, pacing_log_t, records_t
+from dialer.store.base import StoreBase, attempts_t, pacing_history_t, pacing_log_t, records_t
 from dialer.store.tables import UTCDateTime
 from dialer.store.types import DueSummary, OutcomeCounts, PacingNote
 
@@ -26,6 +26,9 @@ _DUE_SUMMARY = select(
     records_t.c.status.in_(_UNFINISHED),
 )
 
+
+#: How long every pacing decision is kept for the campaign page's chart.
+PACING_HISTORY_KEEP = timedelta(days=7)
 
 _REPEAT_OUTCOMES = sorted({r.value for r in ABANDON_RESULTS} | {CallResult.ANSWERING_MACHINE.value})
 
@@ -162,6 +165,22 @@ class StatsStore(StoreBase):
             ).rowcount
             if not changed:
                 conn.execute(insert(pacing_log_t).values(campaign_id=campaign_id, **values))
+            conn.execute(
+                insert(pacing_history_t).values(
+                    campaign_id=campaign_id,
+                    decided_at=note.decided_at,
+                    wanted=note.wanted,
+                    placed=note.placed,
+                    capped_by=note.capped_by,
+                    reason=note.reason,
+                )
+            )
+            conn.execute(
+                delete(pacing_history_t).where(
+                    pacing_history_t.c.campaign_id == campaign_id,
+                    pacing_history_t.c.decided_at < note.decided_at - PACING_HISTORY_KEEP,
+                )
+            )
 
     def pacing_note(self, campaign_id: int) -> PacingNote | None:
         with self._tx() as conn:
@@ -177,6 +196,46 @@ class StatsStore(StoreBase):
             blocked={str(k): int(v) for k, v in (row.blocked or {}).items()},
             last_placed_at=row.last_placed_at,
         )
+
+    def pacing_history(self, campaign_id: int, *, since: datetime, until: datetime) -> list[PacingNote]:
+        """The campaign's pacing decisions from ``since`` to ``until``, oldest first, with the one in
+        force at ``since`` (the last before it) first when there is one. Kept for
+        :data:`PACING_HISTORY_KEEP`."""
+        h = pacing_history_t
+        columns = (h.c.decided_at, h.c.wanted, h.c.placed, h.c.capped_by, h.c.reason)
+        window = (
+            select(*columns)
+            .where(h.c.campaign_id == campaign_id, h.c.decided_at >= since, h.c.decided_at <= until)
+            .order_by(h.c.decided_at, h.c.id)
+        )
+        before = (
+            select(*columns)
+            .where(h.c.campaign_id == campaign_id, h.c.decided_at < since)
+            .order_by(h.c.decided_at.desc(), h.c.id.desc())
+            .limit(1)
+        )
+        with self._tx() as conn:
+            rows = [*conn.execute(before).all(), *conn.execute(window).all()]
+        return [
+            PacingNote(
+                decided_at=r.decided_at, wanted=r.wanted, placed=r.placed, capped_by=r.capped_by, reason=r.reason
+            )
+            for r in rows
+        ]
+
+    def placed_times(self, campaign_id: int, *, since: datetime, until: datetime) -> list[datetime]:
+        """When each of the campaign's calls in ``[since, until)`` was placed (oldest first)."""
+        query = (
+            select(attempts_t.c.placed_at)
+            .where(
+                attempts_t.c.campaign_id == campaign_id,
+                attempts_t.c.placed_at >= since,
+                attempts_t.c.placed_at < until,
+            )
+            .order_by(attempts_t.c.placed_at)
+        )
+        with self._tx() as conn:
+            return list(conn.execute(query).scalars())
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float:

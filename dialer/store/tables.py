@@ -97,7 +97,8 @@ class RecordRow(Base):
     __table_args__ = (
         UniqueConstraint("campaign_id", "handle", name="uq_records_campaign_handle"),
         Index("ix_records_campaign_phone", "campaign_id", "phone"),
-        Index("ix_records_dialable", "campaign_id", "status", "next_dial_at"),
+        # blocked_reason last: the status page counts records by status and reason from the index alone
+        Index("ix_records_dialable", "campaign_id", "status", "next_dial_at", "blocked_reason"),
         Index("ix_records_handle", "handle"),
     )
 
@@ -137,7 +138,8 @@ class AttemptRow(Base):
     __tablename__ = "attempts"
     __table_args__ = (
         Index("ix_attempts_record", "record_id"),
-        Index("ix_attempts_campaign_ended", "campaign_id", "ended_at"),
+        # outcome, preview and was_missed included: abandon-rate windows are counted from the index alone
+        Index("ix_attempts_campaign_ended", "campaign_id", "ended_at", "outcome", "preview", "was_missed"),
         Index("ix_attempts_campaign_placed", "campaign_id", "placed_at"),
         # Reports stream a campaign's attempts in the order they were placed.
         Index("ix_attempts_campaign_created", "campaign_id", "created_at", "id"),
@@ -273,3 +275,34 @@ class PacingLogRow(Base):
     blocked: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     """Records the compliance gates refused in that tick, by rule."""
     last_placed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PacingHistoryRow(Base):
+    """Every pacing decision written to ``pacing_log``, kept for a while for the campaign's chart."""
+
+    __tablename__ = "pacing_history"
+    __table_args__ = (Index("ix_pacing_history_campaign_decided", "campaign_id", "decided_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    wanted: Mapped[int] = mapped_column(Integer, default=0)
+    placed: Mapped[int] = mapped_column(Integer, default=0)
+    capped_by: Mapped[str | None] = mapped_column(String(80))
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class WebUserRow(Base):
+    """A person who logs in to `dialer web`: name, role and an argon2 password hash."""
+
+    __tablename__ = "web_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(32))
+    password_hash: Mapped[str] = mapped_column(Text)
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    """Raised when the password changes: sessions signed with an older version are void."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
