@@ -1,7 +1,9 @@
 """Every request the Twilio backend sends conforms to Twilio's own OpenAPI description.
 
-The check uses openapi-core in-process against ``../shared/specs/twilio_api_v2010.json``
-(twilio/twilio-oai): it needs no Node toolchain (Prism does), validates exactly the requests
+The check uses openapi-core in-process against Twilio's own description of the 2010-04-01 API
+(twilio/twilio-oai), trimmed to the operations the dialer uses and shipped in
+``tests/data/twilio_api_v2010_calls.json`` (``scripts/trim_twilio_spec.py`` makes it): it
+needs no Node toolchain (Prism does), validates exactly the requests
 the real `twilio` library sends — paths, methods, query parameters and form bodies with their
 types — and does not suffer Prism's false 422 on ``StatusCallbackEvent`` sent as repeated
 form keys. On top of the spec (which allows undeclared properties) it asserts that every form
@@ -10,6 +12,7 @@ field and query parameter the client sends is one the spec declares for that ope
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from collections.abc import Iterator
@@ -26,25 +29,37 @@ from openapi_core.contrib.requests import RequestsOpenAPIRequest
 from dialer.store.repository import SqlStore
 from tests.integration.test_twilio import OWNED, World, make_world, place, wait_until_ended
 
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = ROOT / "tests" / "data" / "twilio_api_v2010_calls.json"
 
-def find_spec() -> Path | None:
-    """``shared/specs/twilio_api_v2010.json`` beside the project (``../shared`` from its root)."""
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent / "shared" / "specs" / "twilio_api_v2010.json"
-        if candidate.is_file():
-            return candidate
-    return None
+
+def _trim_script() -> Any:
+    loaded = importlib.util.spec_from_file_location("trim_twilio_spec", ROOT / "scripts" / "trim_twilio_spec.py")
+    assert loaded and loaded.loader
+    module = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
 def spec() -> tuple[Any, dict[str, Any]]:
-    spec_path = find_spec()
-    if spec_path is None:
-        pytest.fail(
-            "Twilio's OpenAPI spec was not found: expected ../shared/specs/twilio_api_v2010.json beside the project"
-        )
-    raw = json.loads(spec_path.read_text(encoding="utf-8"))
+    raw = json.loads(SPEC.read_text(encoding="utf-8"))
     return OpenAPI.from_dict(raw), raw
+
+
+def test_the_shipped_spec_is_the_trimmed_original() -> None:
+    """The file in tests/data is what scripts/trim_twilio_spec.py makes of Twilio's spec (when a copy
+    of the full spec is at hand: ../shared/specs beside the project), and holds every operation used."""
+    trim_twilio_spec = _trim_script()
+    raw = json.loads(SPEC.read_text(encoding="utf-8"))
+    assert set(raw["paths"]) == set(trim_twilio_spec.PATHS)
+    full = next(
+        (p / "shared" / "specs" / "twilio_api_v2010.json" for p in ROOT.parents if (p / "shared" / "specs").is_dir()),
+        None,
+    )
+    if full is None or not full.is_file():
+        pytest.skip("the full Twilio spec is not beside the project; the shipped copy is used as it is")
+    assert trim_twilio_spec.trim(json.loads(full.read_text(encoding="utf-8"))) == raw
 
 
 @pytest.fixture
