@@ -32,12 +32,13 @@ from dialer.reports.export import export
 from dialer.reports.metrics import run_summary
 from dialer.settings import Settings
 
-REPO_CAMPAIGNS = Path(__file__).resolve().parent.parent / "campaigns"
+#: The sample campaigns shipped with the package (package data; ``campaigns/`` in a clone links here).
+CAMPAIGNS = Path(__file__).resolve().parent / "campaigns"
 
 
 def find_demo_campaign(explicit: Path | None = None) -> Path:
-    """The demo campaign file: an explicit path, ./campaigns/demo.toml, or the source tree's."""
-    candidates = [explicit] if explicit else [Path("campaigns/demo.toml"), REPO_CAMPAIGNS / "demo.toml"]
+    """The demo campaign file: an explicit path, ./campaigns/demo.toml, or the installed package's."""
+    candidates = [explicit] if explicit else [Path("campaigns/demo.toml"), CAMPAIGNS / "demo.toml"]
     for candidate in candidates:
         if candidate is not None and candidate.is_file():
             return candidate

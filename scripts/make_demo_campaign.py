@@ -18,7 +18,7 @@ import random
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "campaigns"
+OUT = ROOT / "dialer" / "campaigns"
 
 # Area codes across the US time zones (Eastern → Hawaii), ~100 fictional lines each.
 AREA_CODES = [

@@ -11,7 +11,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from dialer.demo import REPO_CAMPAIGNS
+from dialer.demo import CAMPAIGNS
 
 FINAL = {"completed", "exhausted", "bad_number", "do_not_call", "cancelled"}
 
@@ -32,7 +32,7 @@ def test_demo_accounts_for_every_record(tmp_path: Path) -> None:
             "--start",
             "2026-03-02T14:00",
             "--campaign-file",
-            str(REPO_CAMPAIGNS / "demo.toml"),
+            str(CAMPAIGNS / "demo.toml"),
         ],
         capture_output=True,
         text=True,
@@ -73,7 +73,7 @@ def test_demo_accounts_for_every_record(tmp_path: Path) -> None:
             "--start",
             "2026-03-02T14:00",
             "--campaign-file",
-            str(REPO_CAMPAIGNS / "demo.toml"),
+            str(CAMPAIGNS / "demo.toml"),
         ],
         capture_output=True,
         text=True,
