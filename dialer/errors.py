@@ -18,7 +18,8 @@ DialerError
 │   ├── TelephonyRejected      this request will never succeed as sent (bad number, bad caller ID)
 │   ├── TelephonyAuthError     credentials or role; dialing stops for the campaign
 │   └── PlacementUncertain     the request left us but no answer came back; reconcile before redialing
-└── ComplianceBlocked          a compliance gate refused a call that reached placement
+├── ComplianceBlocked          a compliance gate refused a call that reached placement
+└── Interrupted                the user stopped the command (Ctrl-C); says what was kept
 """
 
 from __future__ import annotations
@@ -116,3 +117,9 @@ class PlacementUncertain(TelephonyError):
 
 class ComplianceBlocked(DialerError):
     """A compliance rule refused the call."""
+
+
+class Interrupted(DialerError):
+    """Interrupted (Ctrl-C)."""
+
+    exit_code = 130

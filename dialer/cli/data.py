@@ -9,7 +9,7 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 
 from dialer.cli.app import State, cli, err, out, pass_state, print_json
 from dialer.domain import phones
-from dialer.errors import DialerError
+from dialer.errors import DialerError, Interrupted
 from dialer.importer import ImportOptions, ImportProgress, import_file
 from dialer.importer.rows import DEFAULT_MAX_FIELD
 from dialer.importer.sources import PARSE_LIMIT
@@ -131,7 +131,13 @@ def import_(
             def show(p: ImportProgress) -> None:
                 bar.update(task, completed=p.done, total=p.total or None, rows=p.rows, refresh=True)
 
-            report = import_file(ctx.store, campaign, file, options, now=ctx.clock.now(), progress=show)
+            try:
+                report = import_file(ctx.store, campaign, file, options, now=ctx.clock.now(), progress=show)
+            except KeyboardInterrupt:
+                raise Interrupted(
+                    f"interrupted: nothing from {file.name} was imported (an import is one transaction, rolled "
+                    "back). Run the same command again to import the file"
+                ) from None
     if as_json:
         print_json(report.as_dict())
         return
@@ -163,6 +169,17 @@ def _scope(store: SqlStore, campaign: str | None) -> str:
     return campaign_scope(store.get_campaign(campaign).id) if campaign else GLOBAL_SCOPE
 
 
+def _normalise_numbers(numbers: tuple[str, ...], region: str) -> list[str]:
+    """E.164 forms of ``numbers``; the first that is not a phone number refuses them all."""
+    normalised = []
+    for n in numbers:
+        try:
+            normalised.append(phones.normalise(n, region).e164)
+        except phones.PhoneError as exc:
+            raise DialerError(f"{n!r}: {exc}. Give the number in E.164 (+1…) or pass --region.") from exc
+    return normalised
+
+
 @dnc.command("add")
 @click.argument("numbers", nargs=-1, required=True)
 @click.option("--campaign", help="Only for this campaign (default: every campaign).")
@@ -171,12 +188,7 @@ def _scope(store: SqlStore, campaign: str | None) -> str:
 @pass_state
 def dnc_add(state: State, numbers: tuple[str, ...], campaign: str | None, region: str, note: str | None) -> None:
     """Add NUMBERS to the do-not-call list. They are never dialed again, even mid-campaign."""
-    normalised = []
-    for n in numbers:
-        try:
-            normalised.append(phones.normalise(n, region).e164)
-        except phones.PhoneError as exc:
-            raise DialerError(f"{n!r}: {exc}. Give the number in E.164 (+1…) or pass --region.") from exc
+    normalised = _normalise_numbers(numbers, region)
     with state.context() as ctx:
         added = ctx.store.add_dnc(
             normalised, scope=_scope(ctx.store, campaign), source="cli", note=note, now=ctx.clock.now()
@@ -186,16 +198,29 @@ def dnc_add(state: State, numbers: tuple[str, ...], campaign: str | None, region
 
 @dnc.command("remove")
 @click.argument("numbers", nargs=-1, required=True)
-@click.option("--campaign")
-@click.option("--region", default="US", show_default=True)
+@click.option("--campaign", help="From this campaign's own list (default: the global list).")
+@click.option("--region", default="US", show_default=True, help="Region for numbers without a country code.")
 @pass_state
 def dnc_remove(state: State, numbers: tuple[str, ...], campaign: str | None, region: str) -> None:
-    """Remove NUMBERS from the do-not-call list."""
+    """Remove NUMBERS from the do-not-call list.
+
+    Numbers that are not on the list are named, and the command then exits 1 (the others are
+    removed)."""
+    normalised = _normalise_numbers(numbers, region)
     with state.context() as ctx:
-        removed = ctx.store.remove_dnc(
-            [phones.normalise(n, region).e164 for n in numbers], scope=_scope(ctx.store, campaign)
+        scope = _scope(ctx.store, campaign)
+        listed = ctx.store.dnc_numbers_in(normalised, scope=scope)
+        removed = ctx.store.remove_dnc(normalised, scope=scope)
+    missing = [n for n in dict.fromkeys(normalised) if n not in listed]
+    where = f"campaign {campaign}'s do-not-call list" if campaign else "the global do-not-call list"
+    out.print(f"Removed {removed} number(s) from {where}.", highlight=False)
+    if missing:
+        hint = (
+            "`dialer dnc list` shows the global list"
+            if campaign
+            else "a campaign's own list needs --campaign NAME (`dialer dnc list --campaign NAME` shows it)"
         )
-    out.print(f"Removed {removed} number(s).")
+        raise DialerError(f"not on {where}: {', '.join(missing)}. Nothing to remove for them; {hint}")
 
 
 @dnc.command("list")

@@ -41,6 +41,7 @@ import io
 import json
 import marshal
 import operator
+import signal
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii
@@ -389,8 +390,11 @@ def start_worker(rules: RowRules, encoding: str = "utf-8", delimiter: str = ",")
     """Pool initializer: one checker (and its caches) per worker process.
 
     The cyclic garbage collector is switched off: a worker makes millions of short-lived
-    tuples and no cycles, and the collector's passes over them cost more than the checks."""
+    tuples and no cycles, and the collector's passes over them cost more than the checks.
+    Ctrl-C reaches the whole process group: the workers ignore it, and the importing process
+    stops them and rolls the import back."""
     global _checker, _dialect
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     gc.disable()
     csv.field_size_limit(sources.PARSE_LIMIT)
     _checker = RowChecker(rules)

@@ -338,7 +338,9 @@ def export(
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DialerError(f"cannot create the folder {path.parent}: {exc.strerror}. Choose another --out") from exc
+        blocker = next((p for p in (path.parent, *path.parent.parents) if p.exists() and not p.is_dir()), None)
+        reason = f"{blocker} is a file, not a folder" if blocker is not None else exc.strerror
+        raise DialerError(f"cannot create the folder {path.parent}: {reason}. Choose another --out") from exc
     with store.report_snapshot(zone=campaign.zone, now=now) as reader:
         end = until if until is not None else _default_end(reader, campaign, now)
 

@@ -8,6 +8,7 @@ leaves nothing behind.
 
 from __future__ import annotations
 
+import errno
 import os
 import uuid
 from collections.abc import Callable
@@ -31,10 +32,32 @@ def write_atomically(path: Path, write: Callable[[Path], Any], *, replace: bool)
         with temporary.open("rb") as handle:
             os.fsync(handle.fileno())
         final = _move_into_place(temporary, path, replace=replace)
+    except OSError as exc:
+        _discard(temporary)
+        raise cannot_write(path, exc) from exc
     except BaseException:
-        temporary.unlink(missing_ok=True)
+        _discard(temporary)
         raise
     return final, result
+
+
+def cannot_write(path: Path, exc: OSError) -> DialerError:
+    """The error for a report that cannot be written at ``path``, saying what to do."""
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, IsADirectoryError) or path.is_dir():
+        advice = f"{path} is a folder: give a file name, e.g. --out {path / 'report.xlsx'}"
+    elif exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        advice = f"free space on the file system of {path.parent}, or choose another --out"
+    else:
+        advice = f"choose a folder you can write to with --out (this one: {path.parent})"
+    return DialerError(f"cannot write the report {path}: {reason}. Nothing was written; {advice}")
+
+
+def _discard(temporary: Path) -> None:
+    try:
+        temporary.unlink(missing_ok=True)
+    except OSError:  # it could not be created in the first place
+        pass
 
 
 def _move_into_place(temporary: Path, path: Path, *, replace: bool) -> Path:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import xlsxwriter
+from xlsxwriter.exceptions import FileCreateError
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
@@ -298,7 +299,25 @@ class WorkbookWriter:
         ws.insert_chart(1, 4, bars)
 
     def close(self) -> None:
-        self.book.close()
+        """Write the workbook out; a file that cannot be created raises its :class:`OSError`."""
+        try:
+            self.book.close()
+        except FileCreateError as exc:
+            self._discard_row_files()
+            cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else OSError(str(exc))
+            raise cause from exc
+
+    def _discard_row_files(self) -> None:
+        """Close and delete the sheets' temporary row files (constant-memory mode), which
+        xlsxwriter leaves open when the workbook itself cannot be created."""
+        for sheet in self.book.worksheets():
+            handle = getattr(sheet, "row_data_fh", None)
+            if handle is not None and not getattr(sheet, "row_data_fh_closed", True):
+                handle.close()
+                sheet.row_data_fh_closed = True
+            name = getattr(sheet, "row_data_filename", None)
+            if name:
+                Path(name).unlink(missing_ok=True)
 
 
 def _initial_width(column: Column) -> float:

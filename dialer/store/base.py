@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import URL, Connection, Engine, RowMapping, Table, bindparam, select, text, update
-from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 
 from dialer.domain.records import RECORD_TRANSITIONS, RecordStatus, check_record_transition
 from dialer.domain.results import CallResult
@@ -98,11 +98,29 @@ class StoreBase:
             if migrate.current_revision(self.engine) == head:
                 return head, head
             return migrate.upgrade(self.engine)
-        except (OperationalError, ProgrammingError) as exc:
-            raise StoreError(
-                f"cannot open or migrate the database {self.engine.url.render_as_string(hide_password=True)}: "
-                f"{exc.orig}. Check DIALER_DATABASE_URL, then run `dialer db upgrade`."
-            ) from exc
+        except DatabaseError as exc:
+            raise self._open_error(exc) from exc
+
+    def _open_error(self, exc: DatabaseError) -> StoreError:
+        url = self.engine.url
+        shown = url.render_as_string(hide_password=True)
+        detail = str(exc.orig)
+        if url.get_backend_name() == "sqlite":
+            if "not a database" in detail or "malformed" in detail:
+                return StoreError(
+                    f"{url.database} is not a dialer database: SQLite says {detail!r} (it is another kind of "
+                    "file, or damaged). Nothing was changed. Point DIALER_DATABASE_URL (or --database-url) at "
+                    "the dialer's database, or at a new file name to start an empty one"
+                )
+            if "unable to open" in detail or "readonly" in detail:
+                return StoreError(
+                    f"cannot open the SQLite database {url.database}: {detail}. Check that its folder exists and "
+                    "you may write there, or set DIALER_DATABASE_URL (or --database-url) to sqlite:///PATH elsewhere"
+                )
+        return StoreError(
+            f"cannot open or migrate the database {shown}: {detail}. Check DIALER_DATABASE_URL, "
+            "then run `dialer db upgrade`."
+        )
 
     def probe_write(self) -> None:
         """Write something that changes nothing (Alembic's version row, rewritten as it is), to

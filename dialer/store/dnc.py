@@ -48,6 +48,15 @@ class DncStore(StoreBase):
             result = conn.execute(delete(dnc_t).where(dnc_t.c.scope == scope, dnc_t.c.phone.in_(list(phones))))
             return int(result.rowcount or 0)
 
+    def dnc_numbers_in(self, phones: Iterable[str], *, scope: str = GLOBAL_SCOPE) -> set[str]:
+        """Which of ``phones`` are on the list of ``scope`` (the global list, or one campaign's)."""
+        hits: set[str] = set()
+        with self._tx() as conn:
+            for chunk in _chunks(list(set(phones)), 500):
+                query = select(dnc_t.c.phone).where(dnc_t.c.phone.in_(chunk), dnc_t.c.scope == scope)
+                hits.update(conn.execute(query).scalars())
+        return hits
+
     def dnc_hits(self, phones: Iterable[str], *, campaign_id: int | None = None) -> set[str]:
         """Which of ``phones`` are on the global list or the campaign's own list."""
         wanted = list(set(phones))

@@ -34,7 +34,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _sqlite_location(Path(database).expanduser())
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         engine = create_engine(parsed, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -45,6 +45,25 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     raise ConfigError(
         f"database {parsed.get_backend_name()!r} is not supported; use SQLite or PostgreSQL in DIALER_DATABASE_URL"
     )
+
+
+def _sqlite_location(path: Path) -> None:
+    """Create the folder of an SQLite database, or say why it cannot be there."""
+    if path.is_dir():
+        raise ConfigError(
+            f"the SQLite database {path} is a folder. Give a file in it, e.g. "
+            f"DIALER_DATABASE_URL=sqlite:///{path / 'dialer.db'}"
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        reason = f"{blocker} is a file, not a folder" if blocker is not None else exc.strerror
+        raise ConfigError(
+            f"cannot create the folder {path.parent} for the SQLite database: {reason}. "
+            "Set DIALER_DATABASE_URL (or --database-url) to sqlite:///PATH in a folder you can write, "
+            "or DIALER_DATA_DIR to such a folder"
+        ) from exc
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -35,7 +35,10 @@ def _import_cache(conn: Connection) -> Iterator[None]:
     try:
         yield
     finally:
-        conn.exec_driver_sql(f"PRAGMA cache_size={int(before or -2000)}")
+        # An interrupt (Ctrl-C) in the middle of a statement invalidates the connection: it is
+        # discarded with its cache, and the transaction rolls back; nothing to restore then.
+        if not conn.invalidated:
+            conn.exec_driver_sql(f"PRAGMA cache_size={int(before or -2000)}")
 
 
 class RecordStore(StoreBase):
