@@ -113,6 +113,24 @@ def campaign_status(ctx: Context, c: Campaign, *, now: datetime) -> dict[str, An
     }
 
 
+def _budget_status(c: Campaign, meter: compliance.AbandonAssessment) -> dict[str, Any]:
+    """The abandon meter as it concerns this campaign: it steers predictive dialing only;
+    preview calls are never abandonment candidates."""
+    if c.mode is DialMode.PREVIEW:
+        return {
+            "rule": "not_applicable",
+            "force_progressive": False,
+            "reason": "preview campaign: agents dial each call from the desk, and preview calls are not "
+            "abandonment candidates",
+        }
+    if c.mode is DialMode.PREDICTIVE:
+        return {"rule": meter.rule, "force_progressive": meter.force_progressive, "reason": meter.reason}
+    rule = "over_cap" if meter.rate is not None and meter.rate > c.compliance_options().abandon_target else "ok"
+    if meter.rule == "too_few_answers":
+        rule = "too_few_answers"
+    return {"rule": rule, "force_progressive": False, "reason": meter.summary}
+
+
 def compliance_status(
     ctx: Context, c: Campaign, *, now: datetime, counted: Mapping[timedelta, OutcomeCounts] | None = None
 ) -> dict[str, Any]:
@@ -129,11 +147,7 @@ def compliance_status(
         "abandon_target": opts.abandon_target,
         "abandon_window_hours": opts.profile.abandon_window.total_seconds() / 3600,
         "abandon_rate": meter.rate,
-        "abandon_budget": {
-            "rule": meter.rule,
-            "force_progressive": meter.force_progressive and c.mode is DialMode.PREDICTIVE,
-            "reason": meter.reason,
-        },
+        "abandon_budget": _budget_status(c, meter),
         "min_agents_predictive": opts.min_agents_predictive,
         "ring_timeout": {
             "rule": "ok" if ring_ok else "ring_timeout_too_short",

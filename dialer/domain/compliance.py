@@ -311,15 +311,27 @@ def evaluate(ctx: DialContext, gates: Sequence[ComplianceRule] = DEFAULT_GATES) 
 
 
 # ------------------------------------------------------------- abandon budget
+#: Live answers in the window before the abandon rate is a sample worth judging: the predictive
+#: policy's cold start (``PredictivePolicy.cold_start_answers``) waits for as many.
+MIN_ABANDON_SAMPLE = 100
+
+
 @dataclass(frozen=True, kw_only=True)
 class AbandonAssessment:
     rule: str
-    """``abandon_budget`` when predictive dialing must stop for now, else ``ok``."""
+    """``abandon_budget`` when the measured rate is over the cap, or a sample of at least
+    :data:`MIN_ABANDON_SAMPLE` live answers has no room for another abandoned call;
+    ``too_few_answers`` when the window has fewer live answers than that (and no rate over the
+    cap); else ``ok``."""
     force_progressive: bool
+    """Predictive dialing must not run now: one more abandoned call would break the cap."""
     rate: float | None
     live_answers: int
     abandoned: int
     reason: str
+    """The meter and what a predictive campaign does about it."""
+    summary: str
+    """The meter and its verdict alone, for campaigns the budget does not steer."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -331,11 +343,16 @@ class AbandonBudget:
     put the rate over the cap** — that is, when the budget is spent or nearly so. Progressive
     dialing at one line per idle agent abandons almost nothing, so the rate recovers as live
     answers accumulate. Preview calls never count (the caller leaves them out).
+
+    With few live answers (a new campaign) one abandoned call is always too many, but that is
+    no spent budget: the meter says the sample is too small (``too_few_answers``) and keeps
+    predictive dialing off, as the predictive policy's own cold start does.
     """
 
     target: float = 0.03
     window: timedelta = timedelta(days=30)
     name: str = "abandon_budget"
+    min_sample: int = MIN_ABANDON_SAMPLE
 
     def __post_init__(self) -> None:
         if not 0 < self.target < 1:
@@ -348,25 +365,37 @@ class AbandonBudget:
         window = _fmt_window(self.window)
         shown = "n/a" if rate is None else f"{rate:.2%}"
         head = f"abandon rate {shown} ({abandoned} of {live_answers} live answers, {window})"
-        if (abandoned + 1) > self.target * (live_answers + 1):
-            over = rate is not None and rate > self.target
-            why = "is over" if over else "leaves no room for another abandoned call under"
+        cap = f"the {self.target:.1%} cap"
+        no_room = (abandoned + 1) > self.target * (live_answers + 1)
+        over = rate is not None and rate > self.target
+
+        def verdict(rule: str, force: bool, summary: str, reason: str) -> AbandonAssessment:
             return AbandonAssessment(
-                rule=self.name,
-                force_progressive=True,
+                rule=rule,
+                force_progressive=force,
                 rate=rate,
                 live_answers=live_answers,
                 abandoned=abandoned,
-                reason=f"{self.name}: {head} {why} the {self.target:.1%} cap; dialing progressive until it recovers",
+                reason=reason,
+                summary=summary,
             )
-        return AbandonAssessment(
-            rule="ok",
-            force_progressive=False,
-            rate=rate,
-            live_answers=live_answers,
-            abandoned=abandoned,
-            reason=f"{head} within the {self.target:.1%} cap",
-        )
+
+        if over or (no_room and live_answers >= self.min_sample):
+            why = f"is over {cap}" if over else f"leaves no room for another abandoned call under {cap}"
+            return verdict(
+                self.name,
+                True,
+                f"{head} {why}",
+                f"{self.name}: {head} {why}; dialing progressive until it recovers",
+            )
+        if live_answers < self.min_sample:
+            few = (
+                f"{head}: too few live answers yet to measure against {cap} "
+                f"({live_answers} of the {self.min_sample} a sample needs)"
+            )
+            then = "; predictive dials progressively until there are enough" if no_room else ""
+            return verdict("too_few_answers", no_room, few, few + then)
+        return verdict("ok", False, f"{head} within {cap}", f"{head} within {cap}")
 
 
 def _fmt_window(window: timedelta) -> str:

@@ -78,7 +78,7 @@ def test_status_shows_the_rules_and_counts_records_by_reason(dialer: Dialer, tmp
     assert comp["profile"] == "us" and comp["abandon_window_hours"] == 720
     assert comp["ring_timeout"] == {"rule": "ok", "seconds": 25, "minimum": 15}
     assert comp["schedule"]["rule"] == "outside_schedule" and "2099-01-01" in comp["schedule"]["reason"]
-    assert comp["abandon_budget"]["rule"] == "abandon_budget"  # no live answers yet: no room for an abandon
+    assert comp["abandon_budget"]["rule"] == "too_few_answers"  # no live answers yet: nothing to judge
     assert comp["abandon_budget"]["force_progressive"] is False  # a progressive campaign is not affected
     text = dialer("status").out
     assert "compliance: us profile" in text and "ring timeout 25 s" in text
@@ -123,3 +123,19 @@ FAX = { action = "final" }
     path.write_text('[campaign]\nname = "x"\nflow_id = "f"\nabandon_target = 0.3\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="legal 3% cap"):
         load_campaign_file(path)
+
+
+@pytest.mark.parametrize("mode", ["preview", "progressive", "predictive"])
+def test_a_new_campaign_never_says_its_abandon_budget_leaves_no_room(dialer: Dialer, mode: str) -> None:
+    created = dialer("campaign", "create", "fresh", "--flow-id", "f", "--caller-id", "+12125550100", "--mode", mode)
+    assert created.code == 0, created.err
+    status = json.loads(dialer("status", "--campaign", "fresh", "--json").out)["campaigns"][0]
+    budget = status["compliance"]["abandon_budget"]
+    assert budget["rule"] == ("not_applicable" if mode == "preview" else "too_few_answers")
+    text = dialer("status", "--campaign", "fresh").out + dialer("campaign", "show", "fresh").out
+    for words in ("no room", "abandon_budget", "is over", "until it recovers"):
+        assert words not in budget["reason"] and words not in text
+    if mode == "preview":
+        assert "not abandonment candidates" in budget["reason"]
+    else:
+        assert "too few live answers yet" in budget["reason"]

@@ -342,7 +342,6 @@ def test_profiles_name_their_lockouts() -> None:
 @pytest.mark.parametrize(
     ("live", "abandoned", "forced"),
     [
-        (0, 0, True),  # no data: the next abandoned call would be 100 %
         (100, 0, False),
         (100, 2, False),  # 3/101 = 2.97 % after one more
         (100, 3, True),  # 3 % now; one more breaks the cap
@@ -360,6 +359,27 @@ def test_abandon_budget_forces_progressive_when_one_more_abandon_would_break_the
     assert (a.rate is None) is (live == 0)
     assert ("abandon_budget" in a.reason) is forced
     assert "30 days" in a.reason
+    assert ("leaves no room" in a.reason) is (forced and a.rate is not None and a.rate <= 0.03)
+
+
+@pytest.mark.parametrize(
+    ("live", "abandoned", "forced"),
+    [(0, 0, True), (1, 0, True), (20, 0, True), (40, 0, False), (99, 2, False)],  # no abandon yet: 1 of 34 is 2.9 %
+)
+def test_a_small_sample_is_too_few_answers_not_a_spent_budget(live: int, abandoned: int, forced: bool) -> None:
+    """A new campaign's meter has no sample: one abandoned call would be over the cap, so
+    predictive dialing stays off, but no budget is spent and the meter does not say so."""
+    a = AbandonBudget(target=0.03).assess(live_answers=live, abandoned=abandoned)
+    assert a.rule == "too_few_answers"
+    assert a.force_progressive is forced
+    assert "no room" not in a.reason and "abandon_budget" not in a.reason and "over" not in a.summary
+    assert f"{live} of the 100 a sample needs" in a.reason
+
+
+def test_a_small_sample_over_the_cap_is_over_the_cap() -> None:
+    a = AbandonBudget(target=0.03).assess(live_answers=10, abandoned=2)
+    assert a.rule == "abandon_budget" and a.force_progressive
+    assert a.reason.startswith("abandon_budget: abandon rate 20.00% (2 of 10 live answers") and "is over" in a.reason
 
 
 def test_abandon_budget_uses_the_campaign_target_and_window() -> None:
