@@ -161,6 +161,8 @@ def handle_for(call: InFlightCall, campaign: str, ctx: Context | None = None) ->
         seen_answer=call.state.rank >= AttemptState.ANSWERED.rank,
         correlation=call.correlation,
         load_user_data=loader,
+        caller_id=call.caller_id,
+        agent=call.agent,
     )
 
 
@@ -550,6 +552,7 @@ def place(
         caller_id=caller_id,
         user_data=record.user_data,
         ring_timeout=campaign.ring_timeout,
+        agent=agent if preview else None,
     )
     try:
         placement = ctx.telephony.place_call(request, now=now)

@@ -205,11 +205,15 @@ class CallCentre:
         start: float = 0.0,
         keep_calls: bool = True,
         idle_release: float = 120.0,
+        number_seed: int | None = None,
     ) -> None:
+        """``number_seed``: picks the numbers that are not in service (default ``seed``), so
+        several models of one campaign agree on them."""
         if agents < 0:
             raise ValueError("agents cannot be negative")
         self.model = model or CallModel()
         self.seed = seed
+        self.number_seed = seed if number_seed is None else number_seed
         self.epoch = ensure_aware(epoch, name="epoch") if epoch else None
         self.t = start
         self.keep_calls = keep_calls
@@ -327,7 +331,7 @@ class CallCentre:
         u_live = self._fate_rng.random()
         answer = m.answer_min + self._fate_rng.gammavariate(m.answer_shape, m.answer_scale)
         u_kind = self._fate_rng.random()
-        if m.bad_number_share and _stable_fraction(number, self.seed) < m.bad_number_share:
+        if m.bad_number_share and _stable_fraction(number, self.number_seed) < m.bad_number_share:
             fate, resolve = Fate.BAD_NUMBER, m.bad_number_after
         elif u_live < m.hit_rate:
             fate, resolve = (Fate.LIVE, answer) if answer <= m.ring_timeout else (Fate.NO_ANSWER, m.ring_timeout)

@@ -71,6 +71,9 @@ _IN_FLIGHT_CALLS = (
         attempts_t.c.placed_at,
         attempts_t.c.correlation,
         attempts_t.c.record_id,
+        attempts_t.c.caller_id,
+        attempts_t.c.preview,
+        attempts_t.c.agent,
     )
     .where(attempts_t.c.ended_at.is_(None))
     .order_by(attempts_t.c.created_at)
@@ -176,10 +179,23 @@ class DialingStore(StoreBase):
                     placed_at=placed,
                     correlation=correlation,
                     record_id=record_id,
+                    caller_id=caller_id,
+                    agent=agent if preview else None,
                 )
-                for aid, cid, number, state, ref, created, placed, correlation, record_id in conn.execute(
-                    _IN_FLIGHT_CALLS
-                )
+                for (
+                    aid,
+                    cid,
+                    number,
+                    state,
+                    ref,
+                    created,
+                    placed,
+                    correlation,
+                    record_id,
+                    caller_id,
+                    preview,
+                    agent,
+                ) in conn.execute(_IN_FLIGHT_CALLS)
             ]
 
     def in_flight_numbers(self) -> set[str]:

@@ -76,6 +76,9 @@ class InFlightCall:
     placed_at: datetime | None
     correlation: str | None = None
     record_id: int | None = None
+    caller_id: str | None = None
+    agent: str | None = None
+    """The agent who dialed it from the preview desk; None for a paced call."""
 
 
 @dataclass(frozen=True, kw_only=True)

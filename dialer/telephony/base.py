@@ -37,6 +37,9 @@ class CallRequest:
     """E.164 caller ID; ``None`` only when the campaign allows the provider's random one."""
     user_data: Mapping[str, str] = field(default_factory=dict)
     ring_timeout: int = 25
+    agent: str | None = None
+    """The agent dialing this call from the preview desk (the call is theirs when answered);
+    None for a call the pacer places."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,6 +66,10 @@ class CallHandle:
     """The dialer has already observed this call answered (used by outcome mapping)."""
     correlation: str | None = None
     """How ``provider_ref`` was found (``direct``, ``matched``), as the dialer recorded it."""
+    caller_id: str | None = None
+    """The caller ID the attempt was dialed with, when known."""
+    agent: str | None = None
+    """The preview-desk agent who dialed it (:attr:`CallRequest.agent`); None for paced calls."""
     load_user_data: Callable[[], Mapping[str, str]] | None = field(default=None, compare=False, repr=False)
     """Reads the record's user data, for an adapter that hands it to the provider (Evo Voice's
     ``consoleData``) for a call it did not place itself (placed before a restart)."""

@@ -6,6 +6,12 @@ mapping the Evo Voice client uses, so a rehearsal exercises the real result path
 
 Time comes from the ``now`` the dialer passes in: a virtual clock makes a day pass in
 seconds, a system clock makes the model run in real time.
+
+Calls an agent dials from the preview desk (:attr:`CallRequest.agent`) are not queued for the
+campaign's agents: each is modelled on its own, the agent on the line, from a seed derived from
+the attempt. Any process can therefore rebuild the call from the stored attempt (its number,
+caller ID, agent and placement time) and read the same call — `dialer preview dial` places it
+and exits, and `dialer run`, the daemon or `dialer web` collects its result.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import random
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
@@ -58,6 +65,8 @@ class SimulatedTelephony:
         self._model_for = model_for
         self._seed = seed
         self._centres: dict[str, CallCentre] = {}
+        self._desk: dict[str, CallCentre] = {}
+        """Preview-desk calls by attempt id, each in a model of its own (see the module doc)."""
         self._epoch: datetime | None = None
 
     # ----------------------------------------------------------------- model
@@ -82,6 +91,65 @@ class SimulatedTelephony:
             centre.advance(t)
         return centre
 
+    def _campaign_seed(self, campaign: str) -> int:
+        return int.from_bytes(hashlib.blake2b(f"{self._seed}:{campaign}".encode(), digest_size=4).digest(), "big")
+
+    def _desk_centre(
+        self,
+        *,
+        attempt_id: str,
+        campaign: str,
+        agent: str,
+        number: str,
+        caller_id: str | None,
+        placed_at: datetime,
+        flow_id: str = "",
+    ) -> tuple[CallCentre, SimCall]:
+        """The model of one preview-desk call, built the same way by every process."""
+        model = (self._model_for(campaign) if self._model_for else None) or self._model
+        seed = int.from_bytes(
+            hashlib.blake2b(f"{self._seed}:desk:{attempt_id}".encode(), digest_size=4).digest(), "big"
+        )
+        # The agent at the desk takes the call — unless the campaign has no agents at all.
+        agents = 1 if self._agents_for(campaign) > 0 else 0
+        centre = CallCentre(
+            agents=agents,
+            model=model,
+            seed=seed,
+            epoch=ensure_aware(placed_at),
+            number_seed=self._campaign_seed(campaign),
+        )
+        for seat in centre.agents:
+            seat.name = agent
+        call = centre.dial(number, caller_id=caller_id, flow_id=flow_id)
+        self._desk[attempt_id] = centre
+        return centre, call
+
+    def _desk_call(self, handle: CallHandle, *, now: datetime) -> tuple[CallCentre, SimCall] | None:
+        """The preview-desk call of ``handle``, advanced to ``now``; rebuilt from the attempt when
+        another process placed it."""
+        if handle.agent is None:
+            return None
+        centre = self._desk.get(handle.attempt_id)
+        if centre is None:
+            centre, call = self._desk_centre(
+                attempt_id=handle.attempt_id,
+                campaign=handle.campaign,
+                agent=handle.agent,
+                number=handle.number,
+                caller_id=handle.caller_id,
+                placed_at=handle.placed_at,
+            )
+        else:
+            found = next(iter(centre.iter_calls()), None)
+            if found is None:
+                return None
+            call = found
+        t = centre.to_t(now)
+        if t > centre.t:
+            centre.advance(t)
+        return centre, call
+
     # ------------------------------------------------------------------ port
     def place_call(self, request: CallRequest, *, now: datetime) -> Placement:
         if not phones.is_e164(request.number):
@@ -101,6 +169,18 @@ class SimulatedTelephony:
         caller_id = request.caller_id
         if caller_id is None and self._owned:  # as Evo Voice does: a random owned number
             caller_id = self._pick.choice(sorted(self._owned))
+        if request.agent is not None:
+            _, call = self._desk_centre(
+                attempt_id=request.attempt_id,
+                campaign=request.campaign,
+                agent=request.agent,
+                number=request.number,
+                caller_id=caller_id,
+                placed_at=now,
+                flow_id=request.flow_id,
+            )
+            call.console_data = json.dumps(dict(request.user_data), ensure_ascii=False)
+            return Placement(provider_ref=call.session_id, correlation="direct", call_sid=call.call_sid)
         centre = self.centre(request.campaign, now=now)
         call = centre.dial(request.number, caller_id=caller_id, flow_id=request.flow_id)
         call.console_data = json.dumps(dict(request.user_data), ensure_ascii=False)
@@ -110,6 +190,11 @@ class SimulatedTelephony:
         updates: list[CallUpdate] = []
         for handle in handles:
             if handle.provider_ref is None:
+                continue
+            if handle.agent is not None:
+                desk = self._desk_call(handle, now=now)
+                if desk is not None and _PHASE_STATE[desk[1].phase].rank > handle.state.rank:
+                    updates.append(self._desk_update(desk, handle, now=now))
                 continue
             centre = self.centre(handle.campaign, now=now)
             call = centre.call_for_session(handle.provider_ref)
@@ -121,6 +206,12 @@ class SimulatedTelephony:
         return updates
 
     def reconcile(self, handle: CallHandle, *, now: datetime) -> CallUpdate | None:
+        if handle.agent is not None:
+            desk = self._desk_call(handle, now=now)
+            if desk is None:
+                return None
+            update = self._desk_update(desk, handle, now=now)
+            return update if handle.provider_ref else replace(update, correlation="matched")
         centre = self._centres.get(handle.campaign)
         if centre is None:
             return None  # this process's model never placed it (the model restarts with the process)
@@ -136,6 +227,11 @@ class SimulatedTelephony:
         return update if handle.provider_ref else replace(update, correlation="matched")
 
     def hang_up(self, handle: CallHandle, *, now: datetime) -> None:
+        if handle.agent is not None:
+            desk = self._desk_call(handle, now=now)
+            if desk is not None:
+                desk[0].hang_up(desk[1].session_id)
+            return
         if handle.provider_ref:
             self.centre(handle.campaign, now=now).hang_up(handle.provider_ref)
 
@@ -163,11 +259,15 @@ class SimulatedTelephony:
         return CentreStats(agent_seconds=centre.agent_seconds(), busy_agent_seconds=centre.busy_agent_seconds())
 
     def next_event_at(self, *, now: datetime) -> datetime | None:
-        times = [c.next_event_time() for c in self._centres.values()]
-        pending = [t for t in times if t is not None]
-        if not pending or self._epoch is None:
-            return None
-        return self._epoch + timedelta(seconds=min(pending))
+        pending = []
+        if self._epoch is not None:
+            times = [t for t in (c.next_event_time() for c in self._centres.values()) if t is not None]
+            pending += [self._epoch + timedelta(seconds=t) for t in times]
+        for centre in self._desk.values():
+            t = centre.next_event_time()
+            if t is not None and centre.epoch is not None:  # rounded up: at that instant the event is due
+                pending.append(centre.epoch + timedelta(microseconds=math.ceil(t * 1_000_000)))
+        return min(pending, default=None)
 
     def check_credentials(self) -> str:
         return "simulated call centre (no login)"
@@ -180,8 +280,16 @@ class SimulatedTelephony:
 
     def close(self) -> None:
         self._centres.clear()
+        self._desk.clear()
 
     # --------------------------------------------------------------- helpers
+    def _desk_update(self, desk: tuple[CallCentre, SimCall], handle: CallHandle, *, now: datetime) -> CallUpdate:
+        centre, call = desk
+        update = self._update(centre, call, handle, now=now)
+        if update.state is AttemptState.ENDED:
+            self._desk.pop(handle.attempt_id, None)  # reported: the dialer never asks again
+        return update
+
     def _update(self, centre: CallCentre, call: SimCall, handle: CallHandle, *, now: datetime) -> CallUpdate:
         session = centre.session_info(call)
         state = evo_mapping.progress_state(session)

@@ -148,3 +148,35 @@ def test_the_seed_sample_record_with_its_region(dialer: Dialer, tmp_path: Path) 
     message = rejects.read_text(encoding="utf-8-sig").splitlines()[1]
     assert "'5001' is not a valid US number (too short): 4 digits is the length of an internal extension" in message
     assert "it is a valid number in LU, NU" in message
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_call_dialed_from_the_desk_is_collected_by_another_process(
+    dialer: Dialer, desk: str, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """On the simulated backend `dialer preview dial` places the call and exits; `dialer run
+    --once` (a process of its own: a fresh context) collects it instead of cancelling it as
+    never placed, and the agent then gives the disposition."""
+    monkeypatch.setenv("DIALER_SIM_SEED", str(seed))
+    assert dialer("preview", "next", "--campaign", desk, "--agent", "alice").code == 0
+    dialed = dialer("preview", "dial", "R-1", "--agent", "alice", "--json")
+    assert dialed.code == 0, dialed.err
+    assert json.loads(dialed.out)["placed"] is True
+    refused = dialer("preview", "complete", "R-1", "--agent", "alice", "--disposition", "ANSWER")
+    assert refused.code == 1 and "still in progress" in refused.err
+
+    ran = dialer("run", "--once", "--campaign", desk, "--json")
+    assert ran.code == 0, ran.err
+    record = json.loads(dialer("status", "--record", "R-1", "--json").out)
+    assert record["status"] == "dialing", record  # still on alice's desk, waiting for her disposition
+    (attempt,) = record["history"]
+    assert attempt["outcome"] not in ("CANCELLED", "placed", "ringing", "answered", "connected"), attempt
+    assert "never placed" not in json.dumps(record)
+
+    done = dialer("preview", "complete", "R-1", "--agent", "alice", "--disposition", "WRONG_PARTY", "--json")
+    assert done.code == 0, done.err
+    result = json.loads(done.out)
+    assert result["action"] == "complete" and result["disposition"] == "WRONG_PARTY"
+    after = json.loads(dialer("status", "--record", "R-1", "--json").out)
+    assert after["status"] not in ("dialing", "leased", "ready"), after
+    assert len(after["history"]) == 1
