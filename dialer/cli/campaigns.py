@@ -325,19 +325,33 @@ def show(state: State, name: str, as_json: bool) -> None:
 @campaign.command("pause")
 @click.argument("name")
 @click.option("--reason", default="paused by an operator", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @pass_state
-def pause(state: State, name: str, reason: str) -> None:
+def pause(state: State, name: str, reason: str, as_json: bool) -> None:
     """Stop placing new calls for NAME (calls in flight finish normally)."""
     with state.context() as ctx:
-        ctx.store.set_campaign_status(name, CampaignStatus.PAUSED, reason=reason, now=ctx.clock.now())
+        now = ctx.clock.now()
+        c = ctx.store.set_campaign_status(name, CampaignStatus.PAUSED, reason=reason, now=now)
+    if as_json:
+        print_json(
+            {"campaign": c.name, "status": c.status.value, "pause_reason": c.pause_reason, "at": now.isoformat()}
+        )
+        return
     out.print(f"Paused {name}: {reason}")
 
 
 @campaign.command("resume")
 @click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @pass_state
-def resume(state: State, name: str) -> None:
+def resume(state: State, name: str, as_json: bool) -> None:
     """Resume dialing for NAME."""
     with state.context() as ctx:
-        ctx.store.set_campaign_status(name, CampaignStatus.ACTIVE, reason=None, now=ctx.clock.now())
+        now = ctx.clock.now()
+        c = ctx.store.set_campaign_status(name, CampaignStatus.ACTIVE, reason=None, now=now)
+    if as_json:
+        print_json(
+            {"campaign": c.name, "status": c.status.value, "pause_reason": c.pause_reason, "at": now.isoformat()}
+        )
+        return
     out.print(f"Resumed {name}.")

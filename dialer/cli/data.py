@@ -185,14 +185,27 @@ def _normalise_numbers(numbers: tuple[str, ...], region: str) -> list[str]:
 @click.option("--campaign", help="Only for this campaign (default: every campaign).")
 @click.option("--region", default="US", show_default=True, help="Region for numbers without a country code.")
 @click.option("--note", help="Why (kept with the entry).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @pass_state
-def dnc_add(state: State, numbers: tuple[str, ...], campaign: str | None, region: str, note: str | None) -> None:
+def dnc_add(
+    state: State, numbers: tuple[str, ...], campaign: str | None, region: str, note: str | None, as_json: bool
+) -> None:
     """Add NUMBERS to the do-not-call list. They are never dialed again, even mid-campaign."""
     normalised = _normalise_numbers(numbers, region)
     with state.context() as ctx:
         added = ctx.store.add_dnc(
             normalised, scope=_scope(ctx.store, campaign), source="cli", note=note, now=ctx.clock.now()
         )
+    if as_json:
+        print_json(
+            {
+                "scope": campaign or "global",
+                "numbers": list(dict.fromkeys(normalised)),
+                "added": added,
+                "already_listed": len(normalised) - added,
+            }
+        )
+        return
     out.print(f"Added {added} number(s) to the do-not-call list ({len(normalised) - added} already there).")
 
 
@@ -200,8 +213,9 @@ def dnc_add(state: State, numbers: tuple[str, ...], campaign: str | None, region
 @click.argument("numbers", nargs=-1, required=True)
 @click.option("--campaign", help="From this campaign's own list (default: the global list).")
 @click.option("--region", default="US", show_default=True, help="Region for numbers without a country code.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @pass_state
-def dnc_remove(state: State, numbers: tuple[str, ...], campaign: str | None, region: str) -> None:
+def dnc_remove(state: State, numbers: tuple[str, ...], campaign: str | None, region: str, as_json: bool) -> None:
     """Remove NUMBERS from the do-not-call list.
 
     Numbers that are not on the list are named, and the command then exits 1 (the others are
@@ -213,6 +227,12 @@ def dnc_remove(state: State, numbers: tuple[str, ...], campaign: str | None, reg
         removed = ctx.store.remove_dnc(normalised, scope=scope)
     missing = [n for n in dict.fromkeys(normalised) if n not in listed]
     where = f"campaign {campaign}'s do-not-call list" if campaign else "the global do-not-call list"
+    if as_json:
+        removed_numbers = [n for n in dict.fromkeys(normalised) if n in listed]
+        print_json({"scope": campaign or "global", "removed": removed_numbers, "not_listed": missing})
+        if missing:
+            raise click.exceptions.Exit(1)
+        return
     out.print(f"Removed {removed} number(s) from {where}.", highlight=False)
     if missing:
         hint = (
@@ -224,8 +244,8 @@ def dnc_remove(state: State, numbers: tuple[str, ...], campaign: str | None, reg
 
 
 @dnc.command("list")
-@click.option("--campaign")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--campaign", help="Also the campaign's own list.")
+@click.option("--json", "as_json", is_flag=True, help="Print the numbers as one JSON array.")
 @pass_state
 def dnc_list(state: State, campaign: str | None, as_json: bool) -> None:
     """List do-not-call numbers (global, plus the campaign's own with --campaign)."""
@@ -264,15 +284,28 @@ def db() -> None:
 
 
 @db.command("upgrade")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @pass_state
-def db_upgrade(state: State) -> None:
+def db_upgrade(state: State, as_json: bool) -> None:
     """Apply schema migrations (also done automatically on first use)."""
     settings = state.settings()
     store = SqlStore.open(settings.effective_database_url, migrate_schema=False)
     try:
         before, after = store.upgrade()
+        shown = store.shown_url
     finally:
         store.close()
+    if as_json:
+        print_json(
+            {
+                "database": shown,
+                "before": before,
+                "after": after,
+                "head": migrate.head_revision(),
+                "upgraded": before != after,
+            }
+        )
+        return
     if before == after:
         out.print(f"Schema already at {after} (head {migrate.head_revision()}).")
     else:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
 import click
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from dialer.cli.app import State, cli, err, out, pass_state, print_json
@@ -15,6 +17,7 @@ from dialer.daemon.runner import RunResult, run_once, run_virtual_until_done
 from dialer.daemon.scheduler import Daemon
 from dialer.daemon.tick import TickReport, collect
 from dialer.domain.clock import SystemClock, VirtualClock
+from dialer.domain.records import RecordStatus
 from dialer.errors import ConfigError
 from dialer.reports.metrics import run_summary
 from dialer.telephony import BACKENDS
@@ -57,7 +60,8 @@ def run(
         extra: dict[str, object] = {"backend": backend}
         if virtual and until_done:
             assert clock is not None
-            result: RunResult = run_virtual_until_done(ctx, clock, campaigns=names)
+            with virtual_progress(ctx, names, disable=as_json) as on_tick:
+                result: RunResult = run_virtual_until_done(ctx, clock, campaigns=names, on_tick=on_tick)
             extra.update(_run_result(result))
         elif once:
             report: TickReport = run_once(ctx, campaigns=names)
@@ -84,6 +88,44 @@ def run(
         print_json(summary)
     else:
         print_summary(summary)
+
+
+@contextmanager
+def virtual_progress(
+    ctx: Context, names: list[str] | None, *, disable: bool
+) -> Iterator[Callable[[TickReport, int], None]]:
+    """A progress bar on stderr for `run --until-done`: records final of all, calls placed,
+    and the virtual time reached. Off under --json and when stderr is not a terminal."""
+    ids = [ctx.store.get_campaign(n).id for n in names] if names else [c.id for c in ctx.store.list_campaigns()]
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[final]:,} of {task.fields[records]:,} records final"),
+        TextColumn("· {task.fields[placed]:,} calls · virtual {task.fields[at]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=disable or not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("dialing", total=None, placed=0, at="", final=0, records=0)
+        last = [0.0]
+
+        def on_tick(report: TickReport, placed: int) -> None:
+            wall = time.monotonic()
+            if wall - last[0] < 0.2:  # counting records every tick would cost more than the tick
+                return
+            last[0] = wall
+            total = final = 0
+            for cid in ids:
+                for status, n in ctx.store.count_records(cid).items():
+                    total += n
+                    final += n if RecordStatus(status).is_final else 0
+            at = f"{report.now:%Y-%m-%d %H:%M}"
+            bar.update(
+                task, total=total, completed=final, final=final, records=total, placed=placed, at=at, refresh=True
+            )
+
+        yield on_tick
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from dialer.cli.app import State, out, pass_state, print_json
+from dialer.cli.app import State, out, pass_state, print_json, rows_progress
 from dialer.cli.app import cli as root
 from dialer.cli.campaigns import campaign as campaign_group
 from dialer.errors import ConfigError, DialerError
@@ -75,16 +75,18 @@ def report(
         now = ctx.clock.now()
         since, until = period_bounds(campaign.zone, start, end, now=now)
         stats = ctx.telephony.centre_stats(campaign.name, now=now)
-        result = export(
-            ctx.store,
-            campaign,
-            out_path,
-            now=now,
-            since=since,
-            until=until if end is not None else None,
-            sheet="attempts" if sheet == "attempts" else "records",
-            occupancy=stats.occupancy if stats else None,
-        )
+        with rows_progress(f"writing {out_path.name}", disable=as_json) as progress:
+            result = export(
+                ctx.store,
+                campaign,
+                out_path,
+                now=now,
+                since=since,
+                until=until if end is not None else None,
+                sheet="attempts" if sheet == "attempts" else "records",
+                occupancy=stats.occupancy if stats else None,
+                progress=progress,
+            )
     figures = result.figures.as_dict() if result.figures else {}
     if as_json:
         print_json({"path": str(result.path), "sheets": result.sheets, "seconds": round(result.seconds, 2), **figures})

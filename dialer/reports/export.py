@@ -17,12 +17,12 @@ Formula injection is neutralised as :mod:`dialer.reports.safety` explains.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import chain
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from dialer.domain.campaigns import Campaign
@@ -321,6 +321,7 @@ def export(
     sheet: Sheet = "records",
     occupancy: float | None = None,
     replace: bool = True,
+    progress: Progress | None = None,
 ) -> ExportResult:
     """Write the workbook (``.xlsx``) or one sheet as CSV (``.csv``, UTF-8 with BOM).
 
@@ -328,6 +329,7 @@ def export(
     just after the last attempt, if a virtual-time run placed it later).
     ``replace=False`` never replaces an existing file: the report takes the next free name
     (``name-2.xlsx``…) instead, as scheduled exports do; :attr:`ExportResult.path` says where.
+    ``progress(sheet, rows)`` is called after every batch of rows written to a sheet.
     """
     started = time.perf_counter()
     suffix = path.suffix.lower()
@@ -346,7 +348,9 @@ def export(
 
         def write(target: Path) -> tuple[dict[str, int], ReportFigures | None]:
             if suffix == ".csv":
-                return _write_csv(reader, campaign, target, sheet=sheet, since=since, until=end), None
+                return _write_csv(
+                    reader, campaign, target, sheet=sheet, since=since, until=end, progress=progress
+                ), None
             figures = collect_figures(
                 reader,
                 campaign,
@@ -356,7 +360,10 @@ def export(
                 generated_at=now,
                 occupancy=occupancy,
             )
-            return _write_workbook(reader, campaign, target, figures, since=since, until=end), figures
+            return (
+                _write_workbook(reader, campaign, target, figures, since=since, until=end, progress=progress),
+                figures,
+            )
 
         final, (counts, figures) = write_atomically(path, write, replace=replace)
     return ExportResult(path=final, sheets=counts, figures=figures, seconds=time.perf_counter() - started)
@@ -369,20 +376,44 @@ def _default_end(reader: ReportReader, campaign: Campaign, now: datetime) -> dat
     return max(now, last + timedelta(microseconds=1)) if last is not None else now
 
 
+#: ``progress(sheet, rows written so far)``.
+Progress = Callable[[str, int], None]
+Sized_T = TypeVar("Sized_T", bound=Sized)
+
+
+def _counted(batches: Iterable[Sized_T], sheet: str, progress: Progress | None) -> Iterator[Sized_T]:
+    """``batches`` as they are, telling ``progress`` how many rows have gone by."""
+    done = 0
+    if progress is not None:
+        progress(sheet, 0)
+    for batch in batches:
+        yield batch
+        done += len(batch)
+        if progress is not None:
+            progress(sheet, done)
+
+
 def _write_csv(
-    reader: ReportReader, campaign: Campaign, target: Path, *, sheet: Sheet, since: datetime | None, until: datetime
+    reader: ReportReader,
+    campaign: Campaign,
+    target: Path,
+    *,
+    sheet: Sheet,
+    since: datetime | None,
+    until: datetime,
+    progress: Progress | None = None,
 ) -> dict[str, int]:
     if sheet == "attempts":
         columns = sheets.attempt_columns(campaign.zone)
         if reader.renders_csv:  # the database writes each line: several times faster for millions
             kinds = csv_kinds(columns)
             lines = reader.attempt_csv_lines(campaign.id, kinds, csv_text, TRIGGERS, since=since, until=until)
-            return {"Attempts": write_csv_lines(target, columns, lines)}
+            return {"Attempts": write_csv_lines(target, columns, _counted(lines, "Attempts", progress))}
         batches = sheets.attempt_batches(reader.attempt_lines(campaign.id, since=since, until=until))
-        return {"Attempts": write_csv(target, columns, batches)}
+        return {"Attempts": write_csv(target, columns, _counted(batches, "Attempts", progress))}
     keys = reader.user_data_keys(campaign.id)
     records = sheets.record_batches(reader.record_lines(campaign.id), campaign, keys)
-    return {"Records": write_csv(target, sheets.record_columns(keys), records)}
+    return {"Records": write_csv(target, sheets.record_columns(keys), _counted(records, "Records", progress))}
 
 
 def _write_workbook(
@@ -393,15 +424,18 @@ def _write_workbook(
     *,
     since: datetime | None,
     until: datetime,
+    progress: Progress | None = None,
 ) -> dict[str, int]:
     keys = reader.user_data_keys(campaign.id)
     _check_excel_limits(figures, len(sheets.RECORD_COLUMNS) + len(keys))
     book = WorkbookWriter(target)
     try:
         counts = dict.fromkeys(SHEETS, 0)
-        records = sheets.record_batches(reader.record_lines(campaign.id), campaign, keys)
+        records = _counted(sheets.record_batches(reader.record_lines(campaign.id), campaign, keys), "Records", progress)
         counts["Records"] = book.write_table("Records", sheets.record_columns(keys), chain.from_iterable(records))
-        attempts = sheets.attempt_batches(reader.attempt_lines(campaign.id, since=since, until=until))
+        attempts = _counted(
+            sheets.attempt_batches(reader.attempt_lines(campaign.id, since=since, until=until)), "Attempts", progress
+        )
         counts["Attempts"] = book.write_table(
             "Attempts", sheets.attempt_columns(campaign.zone), chain.from_iterable(attempts)
         )

@@ -101,6 +101,11 @@ class StoreBase:
         except DatabaseError as exc:
             raise self._open_error(exc) from exc
 
+    @property
+    def shown_url(self) -> str:
+        """The database URL with its password masked, for messages and output."""
+        return self.engine.url.render_as_string(hide_password=True)
+
     def _open_error(self, exc: DatabaseError) -> StoreError:
         url = self.engine.url
         shown = url.render_as_string(hide_password=True)
