@@ -73,7 +73,8 @@ def campaign_status(ctx: Context, c: Campaign, *, now: datetime) -> dict[str, An
         else:
             with ctx.lock:  # the snapshot reads the provider and the pacing meters
                 snap = pacing_state.snapshot(ctx, c, now=now)
-            fresh = note is not None and now - note.decided_at <= DAEMON_SILENT_AFTER
+            # A decision ahead of the clock came from a virtual-time run, which has ended.
+            fresh = note is not None and -CLOCK_SKEW <= now - note.decided_at <= DAEMON_SILENT_AFTER
             if fresh and note is not None and note.reason.startswith("abandon_budget"):
                 not_dialing["abandon_budget"] = due
             elif snap.idle_agents == 0:
@@ -165,10 +166,32 @@ def compliance_status(
     }
 
 
+#: Clocks of two processes may differ this much before a decision counts as ahead of the clock.
+CLOCK_SKEW = timedelta(seconds=2)
+
+
+def ahead_of_clock(at: datetime, now: datetime) -> bool:
+    """``at`` is later than ``now``: written by a virtual-time (or sped-up) run of the
+    simulated backend, whose clock runs ahead of the wall clock."""
+    return at - now > CLOCK_SKEW
+
+
+def describe_when(at: datetime, now: datetime) -> str:
+    """``12.5 s ago``, or — for an instant a virtual-time run wrote — how far ahead it is."""
+    if not ahead_of_clock(at, now):
+        return f"{max(0.0, (now - at).total_seconds()):.1f} s ago"
+    ahead = (at - now).total_seconds()
+    span = f"{ahead / 3600:.1f} h" if ahead >= 3600 else f"{ahead / 60:.1f} min" if ahead >= 60 else f"{ahead:.0f} s"
+    return f"at {at:%Y-%m-%d %H:%M} UTC, {span} ahead of this clock (a virtual-time run of the simulated backend)"
+
+
 def pacing_dict(note: PacingNote, *, now: datetime) -> dict[str, Any]:
+    ahead = ahead_of_clock(note.decided_at, now)
     return {
         "decided_at": note.decided_at.isoformat(),
-        "seconds_ago": round((now - note.decided_at).total_seconds(), 1),
+        "seconds_ago": None if ahead else round(max(0.0, (now - note.decided_at).total_seconds()), 1),
+        "ahead_of_clock_s": round((note.decided_at - now).total_seconds(), 1) if ahead else None,
+        "when": describe_when(note.decided_at, now),
         "reason": note.reason,
         "wanted": note.wanted,
         "placed": note.placed,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -53,7 +53,7 @@ def run(
     backend = backend or settings.backend
     names = list(campaigns) or None
     virtual = backend == "simulated" and (once or until_done)
-    clock = VirtualClock(SystemClock().now()) if virtual else None
+    clock = VirtualClock(virtual_start(state, SystemClock().now())) if virtual else None
     with state.context(clock=clock, backend=backend) as ctx:
         for name in names or []:
             ctx.store.get_campaign(name)  # fail early on a typo
@@ -88,6 +88,14 @@ def run(
         print_json(summary)
     else:
         print_summary(summary)
+
+
+def virtual_start(state: State, wall: datetime) -> datetime:
+    """Where a virtual-time run starts: now, or where the last one left the database when that
+    is later — stored times never go backwards, and each run continues the rehearsal."""
+    with state.context() as ctx:
+        newest = ctx.store.newest_time()
+    return max(wall, newest) if newest is not None else wall
 
 
 @contextmanager

@@ -30,8 +30,7 @@ def print_status(rows: list[dict[str, Any]]) -> None:
         else:
             gates = ", ".join(f"{k} {v}" for k, v in pacing["blocked_by_gates"].items())
             out.print(
-                f"  pacing {pacing['seconds_ago']:g} s ago: {pacing['reason']}"
-                + (f" (gates refused: {gates})" if gates else "")
+                f"  pacing {pacing['when']}: {pacing['reason']}" + (f" (gates refused: {gates})" if gates else "")
             )
         comp = row.get("compliance")
         if comp:

@@ -182,6 +182,19 @@ class StatsStore(StoreBase):
                 )
             )
 
+    def newest_time(self) -> datetime | None:
+        """The latest instant the store holds of dialing (an attempt placed or ended, a pacing
+        decision): a virtual-time run continues from there rather than going back in time."""
+        queries = (
+            select(func.max(attempts_t.c.placed_at)),
+            select(func.max(attempts_t.c.ended_at)),
+            select(func.max(pacing_log_t.c.decided_at)),
+        )
+        with self._tx() as conn:
+            found = [conn.execute(q).scalar() for q in queries]
+        times = [t for t in found if t is not None]
+        return max(times) if times else None
+
     def pacing_note(self, campaign_id: int) -> PacingNote | None:
         with self._tx() as conn:
             row = conn.execute(select(pacing_log_t).where(pacing_log_t.c.campaign_id == campaign_id)).first()

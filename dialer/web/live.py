@@ -53,7 +53,7 @@ def list_figures(ctx: Context, *, now: datetime) -> list[dict[str, Any]]:
         counts = ctx.store.count_records(c.id)
         month = ctx.store.outcome_counts(c.id, since=now - timedelta(days=30))
         note = ctx.store.pacing_note(c.id)
-        fresh = note is not None and now - note.decided_at <= status.DAEMON_SILENT_AFTER
+        fresh = note is not None and -status.CLOCK_SKEW <= now - note.decided_at <= status.DAEMON_SILENT_AFTER
         final = sum(n for s, n in counts.items() if s not in ("ready", "leased", "dialing"))
         rows.append(
             {

@@ -113,3 +113,25 @@ def test_progress_stays_off_under_json(dialer: Dialer, campaign: str, tmp_path: 
     assert dialer("report", "--campaign", campaign, "--out", str(tmp_path / "r.xlsx"), "--json").code == 0
     assert dialer("run", "--until-done", "--campaign", campaign, "--json").code == 0
     assert "rows" not in terminal.getvalue() and "records final" not in terminal.getvalue()
+
+
+def test_status_after_a_virtual_time_run_is_not_in_negative_time(dialer: Dialer, campaign: str, tmp_path: Path) -> None:
+    """`run --until-done` on the simulated backend runs ahead of the wall clock; status then says
+    so instead of "pacing -76460.5 s ago", and does not take that run for a live dialer."""
+    first = as_json(dialer("run", "--until-done", "--campaign", campaign, "--json"))
+    status = as_json(dialer("status", "--campaign", campaign, "--json"))["campaigns"]
+    assert isinstance(status, list)
+    pacing = status[0]["pacing"]
+    assert pacing["seconds_ago"] is None and pacing["ahead_of_clock_s"] > 0
+    assert "ahead of this clock (a virtual-time run" in pacing["when"]
+    text = dialer("status", "--campaign", campaign).out
+    assert "ahead of this clock" in text and " s ago" not in text and "-" not in text.split("pacing", 1)[1][:3]
+
+    # A second virtual run continues from where the first left the database, never before it.
+    more = write_csv(tmp_path / "more.csv", [["R-90", "212-555-0190", "", "New", "000190", ""]])
+    assert dialer("import", str(more), "--campaign", campaign).code == 0
+    assert dialer("run", "--once", "--campaign", campaign).code == 0
+    record = as_json(dialer("status", "--record", "R-90", "--json"))
+    history = record["history"]
+    assert isinstance(history, list) and history
+    assert history[0]["placed_at"] >= str(first["virtual_end"])[:19]
