@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.base import Executable
@@ -118,6 +118,23 @@ _PROGRESS_FIELDS = (
     "connected_at",
     "error",
 )
+
+
+def _write_progress(conn: Connection, attempt_id: str, progress: AttemptProgress, *, now: datetime) -> None:
+    state = progress.state if progress.state is not AttemptState.ENDED else AttemptState.CONNECTED
+    params: dict[str, Any] = {
+        "_aid": attempt_id,
+        "_lower": _LOWER[state],
+        "_state": state.value,
+        "updated_at": now,
+    }
+    for key in _PROGRESS_FIELDS:
+        value = getattr(progress, key)
+        if value is not None:
+            params[key] = value
+    conn.execute(_PROGRESS, params)
+    if progress.caller_id is not None:
+        conn.execute(_FILL_CALLER_ID, {"_aid": attempt_id, "caller_id": progress.caller_id})
 
 
 class _Explain(Executable, ClauseElement):
@@ -320,6 +337,100 @@ class DialingStore(StoreBase):
             agent=agent,
         )
 
+    def begin_attempts(
+        self,
+        calls: Sequence[tuple[Record, str, str | None]],
+        *,
+        backend: str,
+        mode: str,
+        pacing_reason: str,
+        now: datetime,
+    ) -> set[str]:
+        """:meth:`begin_attempt` for several ``(record, attempt id, caller ID)`` at once, in one
+        transaction: the pacing tick writes a batch of attempts before its first call.
+
+        Returns the attempt ids *not* written because their number already has a call in
+        flight (or comes twice in ``calls``); those records are left as they were. Raises
+        :class:`AlreadyExists`, with nothing written, if another worker put one of the
+        numbers in flight concurrently (the caller then goes one call at a time)."""
+        if not calls:
+            return set()
+        record_values = {
+            "blocked_reason": None,
+            "blocked_detail": None,
+            "blocked_until": None,
+            "last_attempt_at": now,
+            "updated_at": now,
+        }
+        try:
+            with self._tx() as conn:
+                busy = set(
+                    conn.execute(
+                        _IN_FLIGHT_NUMBERS.where(attempts_t.c.number_dialed.in_(bindparam("phones", expanding=True))),
+                        {"phones": sorted({record.phone for record, _, _ in calls})},
+                    ).scalars()
+                )
+                refused: set[str] = set()
+                rows: list[dict[str, Any]] = []
+                for record, attempt_id, caller_id in calls:
+                    if record.phone in busy:
+                        refused.add(attempt_id)
+                        continue
+                    busy.add(record.phone)
+                    self._move_record(conn, record.id, RecordStatus.DIALING, record_values)
+                    rows.append(
+                        {
+                            "id": attempt_id,
+                            "record_id": record.id,
+                            "campaign_id": record.campaign_id,
+                            "backend": backend,
+                            "mode": mode,
+                            "state": AttemptState.PENDING.value,
+                            "number_dialed": record.phone,
+                            "caller_id": caller_id,
+                            "created_at": now,
+                            "updated_at": now,
+                            "pacing_reason": pacing_reason,
+                            "preview": False,
+                            "agent": None,
+                        }
+                    )
+                if rows:
+                    conn.execute(_INSERT_ATTEMPT, rows)
+        except IntegrityError as exc:
+            raise AlreadyExists(f"a number of this batch went in flight meanwhile: {exc.orig}") from exc
+        return refused
+
+    def withdraw_attempts(self, calls: Sequence[tuple[Record, str]], *, now: datetime) -> int:
+        """Remove attempts written by :meth:`begin_attempts` that were never sent to the
+        provider (still ``pending``, no provider reference), and put their ``(record, attempt
+        id)`` records back to ready as they were. For a batch cut short (the campaign was
+        paused half-way): no call was made, so no attempt is kept. Returns how many."""
+        if not calls:
+            return 0
+        withdrawn = 0
+        with self._tx() as conn:
+            for record, attempt_id in calls:
+                gone = conn.execute(
+                    delete(attempts_t).where(
+                        attempts_t.c.id == attempt_id,
+                        attempts_t.c.state == AttemptState.PENDING.value,
+                        attempts_t.c.provider_ref.is_(None),
+                        attempts_t.c.ended_at.is_(None),
+                    )
+                )
+                if gone.rowcount != 1:
+                    continue
+                values = {
+                    "lease_owner": None,
+                    "lease_until": None,
+                    "last_attempt_at": record.last_attempt_at,
+                    "updated_at": now,
+                }
+                self._move_record(conn, record.id, RecordStatus.READY, values)
+                withdrawn += 1
+        return withdrawn
+
     def get_attempt(self, attempt_id: str) -> Attempt:
         with self._tx() as conn:
             row = conn.execute(_ATTEMPT_BY_ID, {"aid": attempt_id}).mappings().first()
@@ -329,21 +440,16 @@ class DialingStore(StoreBase):
 
     def progress_attempt(self, attempt_id: str, progress: AttemptProgress, *, now: datetime) -> None:
         """Record what an in-flight attempt learned. States only move forward."""
-        state = progress.state if progress.state is not AttemptState.ENDED else AttemptState.CONNECTED
-        params: dict[str, Any] = {
-            "_aid": attempt_id,
-            "_lower": _LOWER[state],
-            "_state": state.value,
-            "updated_at": now,
-        }
-        for key in _PROGRESS_FIELDS:
-            value = getattr(progress, key)
-            if value is not None:
-                params[key] = value
         with self._tx() as conn:
-            conn.execute(_PROGRESS, params)
-            if progress.caller_id is not None:
-                conn.execute(_FILL_CALLER_ID, {"_aid": attempt_id, "caller_id": progress.caller_id})
+            _write_progress(conn, attempt_id, progress, now=now)
+
+    def progress_attempts(self, progress: Sequence[tuple[str, AttemptProgress]], *, now: datetime) -> None:
+        """:meth:`progress_attempt` for several attempts, in one transaction."""
+        if not progress:
+            return
+        with self._tx() as conn:
+            for attempt_id, item in progress:
+                _write_progress(conn, attempt_id, item, now=now)
 
     def finish_attempt(
         self,
