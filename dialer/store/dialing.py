@@ -55,6 +55,17 @@ _CLAIMABLE = (
     .limit(bindparam("lim"))
     .with_for_update(skip_locked=True, of=records_t)
 )
+# Read through ix_records_leased (the leased records only), never the whole campaign.
+_EXPIRED = and_(
+    records_t.c.status == RecordStatus.LEASED.value,
+    records_t.c.lease_until < bindparam("now"),
+    records_t.c.campaign_id.in_(bindparam("cids", expanding=True)),
+)
+_EXPIRED_LEASES = (
+    update(records_t)
+    .where(_EXPIRED)
+    .values(status=RecordStatus.READY.value, lease_owner=None, lease_until=None, updated_at=bindparam("now"))
+)
 # Lease the rows locked by _CLAIMABLE and read them back. (Not one statement: PostgreSQL may
 # re-run an ``IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)`` subquery and lease more than n rows.)
 _LEASE = (
@@ -157,11 +168,19 @@ class DialingStore(StoreBase):
         """The database's plan for the claim query (general records), one line per step: for
         the benchmark and the tests that check it walks ``ix_records_claim`` without a sort."""
         params = {"cid": campaign_id, "prio": CLAIM_PRIORITIES[-1], "now": now, "lim": limit}
+        return self._explain(_CLAIMABLE, params)
+
+    def explain_lease_sweep(self, campaign_ids: Sequence[int], *, now: datetime) -> list[str]:
+        """The plan of the search :meth:`release_expired_leases` makes (it must read
+        ``ix_records_leased``), as the plan of a SELECT of the rows it updates."""
+        return self._explain(select(records_t.c.id).where(_EXPIRED), {"cids": list(campaign_ids), "now": now})
+
+    def _explain(self, statement: Executable, params: Mapping[str, Any]) -> list[str]:
         with self._tx() as conn:
-            rows = conn.execute(_Explain(_CLAIMABLE), params).all()
-        if conn.dialect.name == "sqlite":
-            return [str(row[-1]) for row in rows]
-        return [str(row[0]) for row in rows]
+            rows = conn.execute(_Explain(statement), dict(params)).all()
+            if conn.dialect.name == "sqlite":
+                return [str(row[-1]) for row in rows]
+            return [str(row[0]) for row in rows]
 
     def claim_records(
         self, campaign_id: int, *, limit: int, worker: str, lease_seconds: float, now: datetime
@@ -532,15 +551,7 @@ class DialingStore(StoreBase):
     def release_expired_leases(self, campaign_ids: Sequence[int], *, now: datetime) -> int:
         """Leases left by a crashed tick or a closed preview desk go back to ready."""
         with self._tx() as conn:
-            result = conn.execute(
-                update(records_t)
-                .where(
-                    records_t.c.campaign_id.in_(campaign_ids),
-                    records_t.c.status == RecordStatus.LEASED.value,
-                    records_t.c.lease_until < now,
-                )
-                .values(status=RecordStatus.READY.value, lease_owner=None, lease_until=None, updated_at=now)
-            )
+            result = conn.execute(_EXPIRED_LEASES, {"cids": list(campaign_ids), "now": now})
             return int(result.rowcount or 0)
 
     def iter_attempts(self, campaign_id: int, *, batch: int = 5000) -> Iterator[Attempt]:

@@ -85,3 +85,22 @@ def test_callbacks_come_first_then_the_oldest_due(
     assert [cl.record.handle for cl in claims] == ["R-3", "R-4"]
     later = store.claim_records(c.id, limit=5, worker="w", lease_seconds=60, now=clock.now() + timedelta(hours=1))
     assert [cl.record.handle for cl in later] == ["R-2"]
+
+
+def test_the_lease_sweep_reads_only_the_leased_records(
+    store: SqlStore, campaign_factory: CampaignFactory, clock: VirtualClock
+) -> None:
+    c = campaign_factory()
+    store.insert_records(c.id, _records(3000, clock), now=clock.now())
+    with store.engine.begin() as conn:  # statistics of a campaign all ready: status looks unselective
+        conn.execute(text("ANALYZE"))
+    store.claim_records(c.id, limit=5, worker="w", lease_seconds=60, now=clock.now())
+    plan = "\n".join(store.explain_lease_sweep([c.id], now=clock.now()))
+    assert "SCAN records" not in plan and "Seq Scan" not in plan, plan
+    if store.engine.dialect.name == "sqlite":
+        assert "ix_records_leased" in plan, plan
+    else:  # PostgreSQL's statistics know 'leased' is rare: any index seeking to it will do
+        assert "ix_records_leased" in plan or "status)::text = 'leased'" in plan, plan
+    later = clock.now() + timedelta(minutes=2)
+    assert store.release_expired_leases([c.id], now=later) == 5
+    assert store.count_records(c.id) == {"ready": 3000}

@@ -1,5 +1,6 @@
 """the claim order as an index: a generated priority column on records and
-ix_records_claim (campaign, status, priority, next_dial_at, id)
+ix_records_claim (campaign, status, priority, next_dial_at, id); ix_records_leased, a partial
+index of the leased records for the sweep of expired leases
 
 Revision ID: 0015_claim_order
 Revises: 0013_web_users
@@ -31,8 +32,11 @@ def upgrade() -> None:
     op.create_index(
         "ix_records_claim", "records", ["campaign_id", "status", "priority", "next_dial_at", "id"], unique=False
     )
+    leased = sa.text("status = 'leased'")
+    op.create_index("ix_records_leased", "records", ["lease_until"], sqlite_where=leased, postgresql_where=leased)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_records_leased", table_name="records")
     op.drop_index("ix_records_claim", table_name="records")
     op.drop_column("records", "priority")
