@@ -42,6 +42,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -120,6 +121,8 @@ class Databases:
         self.data_dir = data_dir
         self.keep = keep
         self.created: list[str] = []
+        # kept databases have fixed names (to be reused); others are this run's own
+        self.prefix = "dialer_bench_scale_" if keep else f"dialer_bench_scale_{uuid.uuid4().hex[:8]}_"
 
     def sqlite(self, name: str, *, fresh: bool = False) -> str:
         path = self.data_dir / f"{name}.db"
@@ -130,7 +133,7 @@ class Databases:
 
     def postgres(self, name: str, *, fresh: bool = False) -> str:
         assert self.pg_url is not None
-        db = f"dialer_bench_scale_{name}"
+        db = f"{self.prefix}{name}"
         with psycopg.connect(libpq(self.pg_url), autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,)).fetchone()
             if exists and (fresh or not self.keep):
