@@ -6,7 +6,7 @@ Generates a deterministic call history into a fresh SQLite database (two campaig
 * **CSV** — ``export(..., sheet="attempts")`` of a 1,000,000-attempt campaign (SQLite
   renders each line), next to ``DataFrame.to_csv`` of the same rows already in memory (the
   raw serialisation cost) and to the same sheet written through the csv module from the
-  store's rows (the path PostgreSQL takes; the two files must be the same bytes);
+  store's rows (the path of a database that does not render lines; the two files must be the same bytes);
 * **XLSX** — ``export(...)`` of the whole workbook of a 100,000-record campaign (Summary,
   Records, Attempts, Abandonment, Rejects), next to a plain xlsxwriter ``write_row`` of the
   same Records and Attempts rows, already in memory, in the same constant-memory mode.
@@ -188,7 +188,7 @@ def _export_child(url: str, name: str, out: str, sheet: str, queue: Any) -> None
 
 
 def _module_child(url: str, name: str, out: str, sheet: str, queue: Any) -> None:
-    """The attempts sheet through the csv module (the path PostgreSQL takes), for comparison."""
+    """The attempts sheet through the csv module (the path of a database that does not render lines)."""
     store = SqlStore.open(url, migrate_schema=False)
     camp = store.get_campaign(name)
     before = _status_kb("VmRSS")

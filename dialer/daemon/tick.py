@@ -435,28 +435,76 @@ def dial_records(
         history = (
             ctx.store.repeat_history([c.record.phone for c in claims], since=now - max(lockouts)) if lockouts else {}
         )
-        for i, claim in enumerate(claims):
+        allowed: list[tuple[Record, str | None]] = []
+        for claim in claims:
             record = claim.record
             dial_ctx = dial_context(
                 campaign, record, on_dnc=claim.on_dnc, now=now, repeat=history.get(record.phone) if lockouts else None
             )
-            caller_id = dial_ctx.caller_id
             gate = compliance.evaluate(dial_ctx)
             if not gate.allowed:
                 blocked[gate.rule] += 1
                 hold(ctx, record, gate, now=now)
                 continue
-            outcome = place(ctx, campaign, record, caller_id=caller_id, reason=reason, now=now)
+            allowed.append((record, dial_ctx.caller_id))
+        for outcome in place_batch(ctx, campaign, allowed, reason=reason, now=now):
             if outcome == "placed":
                 placed += 1
             elif outcome == "stop":
                 errors.append(f"dialing stopped: {ctx.store.get_campaign(campaign.name).pause_reason}")
-                for rest in claims[i + 1 :]:
-                    ctx.store.release_record(rest.record.id, now=now)
                 return placed, blocked, errors
-            else:
+            elif outcome != "withdrawn":
                 blocked[outcome] += 1
     return placed, blocked, errors
+
+
+def place_batch(
+    ctx: Context, campaign: Campaign, calls: Sequence[tuple[Record, str | None]], *, reason: str, now: datetime
+) -> list[str]:
+    """:func:`place` for several ``(record, caller ID)``, in order, with two transactions
+    for the batch instead of two per call: every attempt is written (``pending``) before
+    the first call is placed, and the provider's answers are written after the last. A
+    crash in between leaves attempts in flight, which start-up reconciles with the provider,
+    exactly as a crash between one call's two writes does.
+
+    One outcome per call, as :func:`place` returns them; after a ``stop`` the calls not yet
+    placed are ``withdrawn`` (their attempts removed, their records ready again)."""
+    if len(calls) <= 1:
+        return [
+            place(ctx, campaign, record, caller_id=caller_id, reason=reason, now=now) for record, caller_id in calls
+        ]
+    attempt_ids = [str(uuid.uuid4()) for _ in calls]
+    try:
+        refused = ctx.store.begin_attempts(
+            [(record, aid, caller_id) for (record, caller_id), aid in zip(calls, attempt_ids, strict=True)],
+            backend=ctx.telephony.name,
+            mode=campaign.mode.value,
+            pacing_reason=reason,
+            now=now,
+        )
+    except AlreadyExists:  # another worker put one of the numbers in flight meanwhile
+        return [
+            place(ctx, campaign, record, caller_id=caller_id, reason=reason, now=now) for record, caller_id in calls
+        ]
+    outcomes: list[str] = []
+    answers: list[tuple[str, AttemptProgress]] = []
+    try:
+        for i, ((record, caller_id), attempt_id) in enumerate(zip(calls, attempt_ids, strict=True)):
+            if attempt_id in refused:
+                outcomes.append(_number_busy(ctx, record, now=now))
+                continue
+            outcome, answer = _dial(ctx, campaign, record, attempt_id, caller_id=caller_id, reason=reason, now=now)
+            outcomes.append(outcome)
+            if answer is not None:
+                answers.append((attempt_id, answer))
+            if outcome == "stop":
+                rest = [(r, aid) for (r, _), aid in zip(calls[i + 1 :], attempt_ids[i + 1 :], strict=True)]
+                ctx.store.withdraw_attempts([(r, aid) for r, aid in rest if aid not in refused], now=now)
+                outcomes.extend("withdrawn" for _ in rest)
+                break
+    finally:
+        ctx.store.progress_attempts(answers, now=now)
+    return outcomes
 
 
 def dial_context(
@@ -536,14 +584,37 @@ def place(
             lease_owner=preview_rules.desk_owner(agent) if preview and agent else None,
         )
     except AlreadyExists:
-        ctx.store.release_record(
-            record.id,
-            now=now,
-            next_dial_at=now + timedelta(seconds=30),
-            blocked_reason="in_flight_same_number",
-            blocked_detail=f"{record.phone} is already being called",
-        )
-        return "in_flight_same_number"
+        return _number_busy(ctx, record, now=now)
+    outcome, answer = _dial(ctx, campaign, record, attempt_id, caller_id=caller_id, reason=reason, now=now)
+    if answer is not None:
+        ctx.store.progress_attempt(attempt_id, answer, now=now)
+    return outcome
+
+
+def _number_busy(ctx: Context, record: Record, *, now: datetime) -> str:
+    ctx.store.release_record(
+        record.id,
+        now=now,
+        next_dial_at=now + timedelta(seconds=30),
+        blocked_reason="in_flight_same_number",
+        blocked_detail=f"{record.phone} is already being called",
+    )
+    return "in_flight_same_number"
+
+
+def _dial(
+    ctx: Context,
+    campaign: Campaign,
+    record: Record,
+    attempt_id: str,
+    *,
+    caller_id: str | None,
+    reason: str,
+    now: datetime,
+) -> tuple[str, AttemptProgress | None]:
+    """Ask the provider to dial an attempt already written. Returns the outcome (as
+    :func:`place`) and, for a call the provider took (or may have taken), the progress the
+    caller must write; refusals and failures are written here."""
     request = CallRequest(
         attempt_id=attempt_id,
         campaign=campaign.name,
@@ -567,8 +638,8 @@ def place(
                 f"`dialer campaign resume {campaign.name}`",
                 now=now,
             )
-            return "stop"
-        return "placed_rejected"
+            return "stop", None
+        return "placed_rejected", None
     except TelephonyAuthError as exc:
         _release_unplaced(ctx, attempt_id, f"authentication failed: {exc}", retry_at=now, now=now)
         ctx.store.set_campaign_status(
@@ -577,27 +648,19 @@ def place(
             reason=f"{exc}. Fix the credentials, then `dialer campaign resume {campaign.name}`",
             now=now,
         )
-        return "stop"
+        return "stop", None
     except PlacementUncertain as exc:
-        ctx.store.progress_attempt(
-            attempt_id, AttemptProgress(state=AttemptState.UNCERTAIN, placed_at=now, error=str(exc)), now=now
-        )
-        return "placed"
+        return "placed", AttemptProgress(state=AttemptState.UNCERTAIN, placed_at=now, error=str(exc))
     except TelephonyUnavailable as exc:
         _release_unplaced(ctx, attempt_id, f"provider unavailable: {exc}", retry_at=now + UNAVAILABLE_BACKOFF, now=now)
-        return "provider_unavailable"
-    ctx.store.progress_attempt(
-        attempt_id,
-        AttemptProgress(
-            state=AttemptState.PLACED,
-            provider_ref=placement.provider_ref,
-            call_sid=placement.call_sid,
-            correlation=placement.correlation,
-            placed_at=now,
-        ),
-        now=now,
+        return "provider_unavailable", None
+    return "placed", AttemptProgress(
+        state=AttemptState.PLACED,
+        provider_ref=placement.provider_ref,
+        call_sid=placement.call_sid,
+        correlation=placement.correlation,
+        placed_at=now,
     )
-    return "placed"
 
 
 def _end_unplaced(

@@ -214,6 +214,36 @@ def is_e164(value: str) -> bool:
         return False
 
 
+def is_dialable(value: str) -> bool:
+    """A cheap check, for the dialing path, that ``value`` has the shape of an E.164 number:
+    ``+``, a country calling code libphonenumber knows, and a national number of a length
+    possible there. It parses nothing, so it costs microseconds where :func:`is_e164` costs
+    a full validation. Numbers reach dialing already validated (by the import, the DNC file
+    or the desk); this guards the provider against anything else."""
+    if not _E164.fullmatch(value):
+        return False
+    for digits in (1, 2, 3):
+        lengths = _national_lengths(value[1 : 1 + digits])
+        if lengths:
+            return len(value) - 1 - digits in lengths
+    return False
+
+
+@lru_cache(maxsize=512)
+def _national_lengths(country_code: str) -> frozenset[int]:
+    """Possible national-number lengths under a country calling code (empty: no such code)."""
+    code = int(country_code)
+    lengths: set[int] = set()
+    for region in phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ()):
+        if region == NON_GEO_REGION:
+            metadata = phonenumbers.PhoneMetadata.metadata_for_nongeo_region(code)
+        else:
+            metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        if metadata is not None and metadata.general_desc is not None:
+            lengths.update(metadata.general_desc.possible_length or ())
+    return frozenset(lengths)
+
+
 @lru_cache(maxsize=65536)
 def zones_for(e164: str) -> tuple[str, ...]:
     """The IANA zones libphonenumber associates with ``e164`` (empty when unknown)."""

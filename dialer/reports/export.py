@@ -38,7 +38,7 @@ from dialer.reports.figures import (
     fill_periods,
 )
 from dialer.reports.files import write_atomically
-from dialer.reports.safety import TRIGGERS, csv_text
+from dialer.reports.safety import PLAIN_TEXT, TRIGGERS, csv_text
 from dialer.reports.workbook import MAX_COLUMNS, MAX_ROWS, SHEETS, SummaryLine, WorkbookWriter
 from dialer.store.reporting import LOCAL_FORMAT, PeriodCount, ReportReader
 from dialer.store.repository import SqlStore
@@ -407,7 +407,9 @@ def _write_csv(
         columns = sheets.attempt_columns(campaign.zone)
         if reader.renders_csv:  # the database writes each line: several times faster for millions
             kinds = csv_kinds(columns)
-            lines = reader.attempt_csv_lines(campaign.id, kinds, csv_text, TRIGGERS, since=since, until=until)
+            lines = reader.attempt_csv_lines(
+                campaign.id, kinds, csv_text, TRIGGERS, plain=PLAIN_TEXT, since=since, until=until
+            )
             return {"Attempts": write_csv_lines(target, columns, _counted(lines, "Attempts", progress))}
         batches = sheets.attempt_batches(reader.attempt_lines(campaign.id, since=since, until=until))
         return {"Attempts": write_csv(target, columns, _counted(batches, "Attempts", progress))}

@@ -10,8 +10,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, case, delete, exists, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.elements import ClauseElement
 
 from dialer.domain.records import Attempt, AttemptState, Record, RecordStatus
 from dialer.domain.results import CallResult
@@ -19,6 +22,7 @@ from dialer.domain.treatments import RetryDecision
 from dialer.errors import AlreadyExists, InvalidTransition, NotFound
 from dialer.store import convert
 from dialer.store.base import StoreBase, attempts_t, dnc_t, provider_events_t, records_t
+from dialer.store.tables import CLAIM_PRIORITIES
 from dialer.store.types import (
     GLOBAL_SCOPE,
     AttemptEnding,
@@ -30,19 +34,37 @@ from dialer.store.types import (
 )
 
 _IN_FLIGHT_NUMBERS = select(attempts_t.c.number_dialed).where(attempts_t.c.ended_at.is_(None))
-_PRIORITY = case((records_t.c.record_type == "general", 1), else_=0)
+# One lookup in the partial unique index uq_attempts_in_flight_number per candidate record,
+# instead of reading every open attempt (or the whole call history) first.
+_NUMBER_IN_FLIGHT = exists().where(attempts_t.c.number_dialed == records_t.c.phone, attempts_t.c.ended_at.is_(None))
 
+# The due records of one claim priority, in claim order. Equality on (campaign, status,
+# priority) and a range on next_dial_at: a walk of ix_records_claim that stops after ``lim``
+# rows, with no sort, so its cost does not grow with the campaign. claim_records runs it once
+# per priority (callbacks first).
 _CLAIMABLE = (
     select(records_t.c.id)
     .where(
         records_t.c.campaign_id == bindparam("cid"),
         records_t.c.status == RecordStatus.READY.value,
+        records_t.c.priority == bindparam("prio"),
         records_t.c.next_dial_at <= bindparam("now"),
-        records_t.c.phone.not_in(_IN_FLIGHT_NUMBERS),
+        ~_NUMBER_IN_FLIGHT,
     )
-    .order_by(_PRIORITY, records_t.c.next_dial_at, records_t.c.id)
+    .order_by(records_t.c.next_dial_at, records_t.c.id)
     .limit(bindparam("lim"))
-    .with_for_update(skip_locked=True)
+    .with_for_update(skip_locked=True, of=records_t)
+)
+# Read through ix_records_leased (the leased records only), never the whole campaign.
+_EXPIRED = and_(
+    records_t.c.status == RecordStatus.LEASED.value,
+    records_t.c.lease_until < bindparam("now"),
+    records_t.c.campaign_id.in_(bindparam("cids", expanding=True)),
+)
+_EXPIRED_LEASES = (
+    update(records_t)
+    .where(_EXPIRED)
+    .values(status=RecordStatus.READY.value, lease_owner=None, lease_until=None, updated_at=bindparam("now"))
 )
 # Lease the rows locked by _CLAIMABLE and read them back. (Not one statement: PostgreSQL may
 # re-run an ``IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)`` subquery and lease more than n rows.)
@@ -112,7 +134,57 @@ _PROGRESS_FIELDS = (
 )
 
 
+def _write_progress(conn: Connection, attempt_id: str, progress: AttemptProgress, *, now: datetime) -> None:
+    state = progress.state if progress.state is not AttemptState.ENDED else AttemptState.CONNECTED
+    params: dict[str, Any] = {
+        "_aid": attempt_id,
+        "_lower": _LOWER[state],
+        "_state": state.value,
+        "updated_at": now,
+    }
+    for key in _PROGRESS_FIELDS:
+        value = getattr(progress, key)
+        if value is not None:
+            params[key] = value
+    conn.execute(_PROGRESS, params)
+    if progress.caller_id is not None:
+        conn.execute(_FILL_CALLER_ID, {"_aid": attempt_id, "caller_id": progress.caller_id})
+
+
+class _Explain(Executable, ClauseElement):
+    """``EXPLAIN`` (PostgreSQL) or ``EXPLAIN QUERY PLAN`` (SQLite) of a statement."""
+
+    inherit_cache = False
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+
+
+@compiles(_Explain)
+def _compile_explain(element: _Explain, compiler: Any, **kw: Any) -> str:
+    prefix = "EXPLAIN QUERY PLAN " if compiler.dialect.name == "sqlite" else "EXPLAIN "
+    return prefix + str(compiler.process(element.statement, **kw))
+
+
 class DialingStore(StoreBase):
+    def explain_claim(self, campaign_id: int, *, now: datetime, limit: int = 8) -> list[str]:
+        """The database's plan for the claim query (general records), one line per step: for
+        the benchmark and the tests that check it walks ``ix_records_claim`` without a sort."""
+        params = {"cid": campaign_id, "prio": CLAIM_PRIORITIES[-1], "now": now, "lim": limit}
+        return self._explain(_CLAIMABLE, params)
+
+    def explain_lease_sweep(self, campaign_ids: Sequence[int], *, now: datetime) -> list[str]:
+        """The plan of the search :meth:`release_expired_leases` makes (it must read
+        ``ix_records_leased``), as the plan of a SELECT of the rows it updates."""
+        return self._explain(select(records_t.c.id).where(_EXPIRED), {"cids": list(campaign_ids), "now": now})
+
+    def _explain(self, statement: Executable, params: Mapping[str, Any]) -> list[str]:
+        with self._tx() as conn:
+            rows = conn.execute(_Explain(statement), dict(params)).all()
+            if conn.dialect.name == "sqlite":
+                return [str(row[-1]) for row in rows]
+            return [str(row[0]) for row in rows]
+
     def claim_records(
         self, campaign_id: int, *, limit: int, worker: str, lease_seconds: float, now: datetime
     ) -> list[Claim]:
@@ -125,7 +197,12 @@ class DialingStore(StoreBase):
         if limit <= 0:
             return []
         with self._tx() as conn:
-            ids = list(conn.execute(_CLAIMABLE, {"cid": campaign_id, "now": now, "lim": limit}).scalars())
+            ids: list[int] = []
+            for priority in CLAIM_PRIORITIES:
+                params = {"cid": campaign_id, "prio": priority, "now": now, "lim": limit - len(ids)}
+                ids.extend(conn.execute(_CLAIMABLE, params).scalars())
+                if len(ids) >= limit:
+                    break
             if not ids:
                 return []
             rows = conn.execute(
@@ -208,7 +285,7 @@ class DialingStore(StoreBase):
             records_t.c.campaign_id == campaign_id,
             records_t.c.status == RecordStatus.READY.value,
             records_t.c.next_dial_at <= now,
-            records_t.c.phone.in_(_IN_FLIGHT_NUMBERS),
+            _NUMBER_IN_FLIGHT,
         )
         with self._tx() as conn:
             return int(conn.execute(query).scalar_one())
@@ -295,6 +372,100 @@ class DialingStore(StoreBase):
             agent=agent,
         )
 
+    def begin_attempts(
+        self,
+        calls: Sequence[tuple[Record, str, str | None]],
+        *,
+        backend: str,
+        mode: str,
+        pacing_reason: str,
+        now: datetime,
+    ) -> set[str]:
+        """:meth:`begin_attempt` for several ``(record, attempt id, caller ID)`` at once, in one
+        transaction: the pacing tick writes a batch of attempts before its first call.
+
+        Returns the attempt ids *not* written because their number already has a call in
+        flight (or comes twice in ``calls``); those records are left as they were. Raises
+        :class:`AlreadyExists`, with nothing written, if another worker put one of the
+        numbers in flight concurrently (the caller then goes one call at a time)."""
+        if not calls:
+            return set()
+        record_values = {
+            "blocked_reason": None,
+            "blocked_detail": None,
+            "blocked_until": None,
+            "last_attempt_at": now,
+            "updated_at": now,
+        }
+        try:
+            with self._tx() as conn:
+                busy = set(
+                    conn.execute(
+                        _IN_FLIGHT_NUMBERS.where(attempts_t.c.number_dialed.in_(bindparam("phones", expanding=True))),
+                        {"phones": sorted({record.phone for record, _, _ in calls})},
+                    ).scalars()
+                )
+                refused: set[str] = set()
+                rows: list[dict[str, Any]] = []
+                for record, attempt_id, caller_id in calls:
+                    if record.phone in busy:
+                        refused.add(attempt_id)
+                        continue
+                    busy.add(record.phone)
+                    self._move_record(conn, record.id, RecordStatus.DIALING, record_values)
+                    rows.append(
+                        {
+                            "id": attempt_id,
+                            "record_id": record.id,
+                            "campaign_id": record.campaign_id,
+                            "backend": backend,
+                            "mode": mode,
+                            "state": AttemptState.PENDING.value,
+                            "number_dialed": record.phone,
+                            "caller_id": caller_id,
+                            "created_at": now,
+                            "updated_at": now,
+                            "pacing_reason": pacing_reason,
+                            "preview": False,
+                            "agent": None,
+                        }
+                    )
+                if rows:
+                    conn.execute(_INSERT_ATTEMPT, rows)
+        except IntegrityError as exc:
+            raise AlreadyExists(f"a number of this batch went in flight meanwhile: {exc.orig}") from exc
+        return refused
+
+    def withdraw_attempts(self, calls: Sequence[tuple[Record, str]], *, now: datetime) -> int:
+        """Remove attempts written by :meth:`begin_attempts` that were never sent to the
+        provider (still ``pending``, no provider reference), and put their ``(record, attempt
+        id)`` records back to ready as they were. For a batch cut short (the campaign was
+        paused half-way): no call was made, so no attempt is kept. Returns how many."""
+        if not calls:
+            return 0
+        withdrawn = 0
+        with self._tx() as conn:
+            for record, attempt_id in calls:
+                gone = conn.execute(
+                    delete(attempts_t).where(
+                        attempts_t.c.id == attempt_id,
+                        attempts_t.c.state == AttemptState.PENDING.value,
+                        attempts_t.c.provider_ref.is_(None),
+                        attempts_t.c.ended_at.is_(None),
+                    )
+                )
+                if gone.rowcount != 1:
+                    continue
+                values = {
+                    "lease_owner": None,
+                    "lease_until": None,
+                    "last_attempt_at": record.last_attempt_at,
+                    "updated_at": now,
+                }
+                self._move_record(conn, record.id, RecordStatus.READY, values)
+                withdrawn += 1
+        return withdrawn
+
     def get_attempt(self, attempt_id: str) -> Attempt:
         with self._tx() as conn:
             row = conn.execute(_ATTEMPT_BY_ID, {"aid": attempt_id}).mappings().first()
@@ -304,21 +475,16 @@ class DialingStore(StoreBase):
 
     def progress_attempt(self, attempt_id: str, progress: AttemptProgress, *, now: datetime) -> None:
         """Record what an in-flight attempt learned. States only move forward."""
-        state = progress.state if progress.state is not AttemptState.ENDED else AttemptState.CONNECTED
-        params: dict[str, Any] = {
-            "_aid": attempt_id,
-            "_lower": _LOWER[state],
-            "_state": state.value,
-            "updated_at": now,
-        }
-        for key in _PROGRESS_FIELDS:
-            value = getattr(progress, key)
-            if value is not None:
-                params[key] = value
         with self._tx() as conn:
-            conn.execute(_PROGRESS, params)
-            if progress.caller_id is not None:
-                conn.execute(_FILL_CALLER_ID, {"_aid": attempt_id, "caller_id": progress.caller_id})
+            _write_progress(conn, attempt_id, progress, now=now)
+
+    def progress_attempts(self, progress: Sequence[tuple[str, AttemptProgress]], *, now: datetime) -> None:
+        """:meth:`progress_attempt` for several attempts, in one transaction."""
+        if not progress:
+            return
+        with self._tx() as conn:
+            for attempt_id, item in progress:
+                _write_progress(conn, attempt_id, item, now=now)
 
     def finish_attempt(
         self,
@@ -401,15 +567,7 @@ class DialingStore(StoreBase):
     def release_expired_leases(self, campaign_ids: Sequence[int], *, now: datetime) -> int:
         """Leases left by a crashed tick or a closed preview desk go back to ready."""
         with self._tx() as conn:
-            result = conn.execute(
-                update(records_t)
-                .where(
-                    records_t.c.campaign_id.in_(campaign_ids),
-                    records_t.c.status == RecordStatus.LEASED.value,
-                    records_t.c.lease_until < now,
-                )
-                .values(status=RecordStatus.READY.value, lease_owner=None, lease_until=None, updated_at=now)
-            )
+            result = conn.execute(_EXPIRED_LEASES, {"cids": list(campaign_ids), "now": now})
             return int(result.rowcount or 0)
 
     def iter_attempts(self, campaign_id: int, *, batch: int = 5000) -> Iterator[Attempt]:

@@ -296,6 +296,8 @@ class ImportWriter:
             if self._bulk_sql is None:
                 self._bulk_sql = self._sqlite_bulk_insert()
             self.conn.exec_driver_sql(self._bulk_sql, records)
+        elif self.conn.dialect.name == "postgresql":
+            self._copy_prepared(records)
         else:
             self.conn.execute(
                 _bulk_insert(self.conn.dialect.name),
@@ -322,6 +324,18 @@ class ImportWriter:
                 ],
             )
         return len(records)
+
+    def _copy_prepared(self, records: Sequence[PreparedRecord]) -> None:
+        """PostgreSQL: ``COPY records FROM STDIN`` on the import's own connection, so the rows
+        are part of its transaction (all or nothing) like any insert. JSON fields arrive as
+        text already; the server parses them exactly as an ``INSERT`` of that text would."""
+        raw = self.conn.connection.driver_connection
+        now, cid, iid, ready = self.now, self.campaign_id, self.import_id, RecordStatus.READY.value
+        with raw.cursor() as cursor, cursor.copy(_COPY_RECORDS) as copy:  # type: ignore[union-attr]
+            for r in records:
+                copy.write_row(
+                    (cid, r[2], r[3], r[4], r[5], ready, "general", 0, now, r[6], r[7], r[8], "{}", iid, now, now)
+                )
 
     def _sqlite_bulk_insert(self) -> str:
         dialect = self.conn.dialect
@@ -523,6 +537,7 @@ _BULK_COLUMNS = (
     "updated_at",
 )
 _JSON_COLUMNS = ("user_data", "tz_candidates", "result_counts")
+_COPY_RECORDS = f"COPY {records_t.name} ({', '.join(_BULK_COLUMNS)}) FROM STDIN"
 
 
 def _json_text(name: str, dialect: str) -> ColumnElement[Any]:

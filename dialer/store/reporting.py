@@ -23,6 +23,7 @@ provider is asked to dial): every attempt, in flight or ended, falls in exactly 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ from typing import Any, Literal, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Connection,
     Float,
@@ -132,6 +134,47 @@ def _csv_printf(
                 text = case((func.unicode(column).in_(codes), getattr(func, _NEUTRALISE)(column)), else_=text)
             values.append(text)
     return type_coerce(func.printf(",".join(formats), *values), String())
+
+
+def _csv_concat(
+    columns: Sequence[ColumnElement[Any]], kinds: Sequence[CsvKind], triggers: Sequence[str], plain: str
+) -> ColumnElement[str]:
+    """PostgreSQL's counterpart of :func:`_csv_printf`: one text expression that writes
+    ``columns`` as ``csv.writer`` with ``QUOTE_NONNUMERIC`` does. Floats are written as
+    Python's ``repr`` writes them: PostgreSQL's shortest exact text, with ``.0`` on whole
+    numbers (below 10¹⁵, as a duration always is). ``free`` text that begins with a trigger
+    and does not match ``plain`` gets the ``'`` prefix."""
+    parts: list[ColumnElement[Any]] = []
+    for column, kind in zip(columns, kinds, strict=True):
+        if parts:
+            parts.append(literal(","))
+        if kind == "number":
+            text: ColumnElement[Any] = cast(column, String())
+            if isinstance(column.type, Float):
+                whole = and_(column == func.trunc(column), func.abs(column) < 1e15)
+                text = case((whole, func.concat(cast(cast(column, BigInteger()), String()), ".0")), else_=text)
+            parts.append(func.coalesce(text, literal('""')))
+        elif kind == "flag":
+            parts.append(case((column.is_(True), "True"), (column.is_(False), "False"), else_='""'))
+        else:
+            value: ColumnElement[Any] = func.coalesce(column, literal(""))
+            if kind == "free":
+                risky = and_(func.left(column, 1).in_(triggers), column.op("!~")(f"^(?:{plain})$"))
+                value = case((risky, func.concat("'", column)), else_=value)
+            parts.append(func.concat('"', func.replace(value, '"', '""'), '"'))
+    return type_coerce(func.concat(*parts), String())
+
+
+#: COPY's text format escapes these (and the backslash) in a value; nothing else.
+_COPY_ESCAPES = {"\\": "\\", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
+_COPY_ESCAPE = re.compile(r"\\(.)")
+
+
+def _copy_text_lines(chunks: list[bytes], encoding: str) -> list[str]:
+    """Lines of one text-format COPY column (each chunk one row ending in ``\\n``), unescaped."""
+    lines = b"".join(chunks).decode(encoding).split("\n")
+    lines.pop()  # after the last row's line end
+    return [_COPY_ESCAPE.sub(lambda m: _COPY_ESCAPES[m.group(1)], s) if "\\" in s else s for s in lines]
 
 
 class PeriodCount(NamedTuple):
@@ -353,8 +396,8 @@ class ReportReader:
 
     @property
     def renders_csv(self) -> bool:
-        """Whether :meth:`attempt_csv_lines` is available (SQLite)."""
-        return self._sqlite
+        """Whether :meth:`attempt_csv_lines` is available (SQLite and PostgreSQL)."""
+        return self._conn.dialect.name in ("sqlite", "postgresql")
 
     def attempt_csv_lines(
         self,
@@ -363,24 +406,38 @@ class ReportReader:
         neutralise: Callable[[str], str],
         triggers: Iterable[str],
         *,
+        plain: re.Pattern[str] | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         batch: int = 5000,
     ) -> Iterator[list[str]]:
-        """:meth:`attempt_lines` rendered by SQLite as CSV lines (no line end), byte for byte
-        what ``csv.writer(quoting=QUOTE_NONNUMERIC)`` writes for them, with ``neutralise``
+        """:meth:`attempt_lines` rendered by the database as CSV lines (no line end), byte for
+        byte what ``csv.writer(quoting=QUOTE_NONNUMERIC)`` writes for them, with ``neutralise``
         applied to the ``free`` text that begins with one of ``triggers``.
 
-        ``kinds`` holds one :data:`CsvKind` per column. Each line is one ``printf`` in SQLite
-        (``%w`` doubles quotes, as CSV escapes them), so a row costs no Python object per
-        field: a million attempts take about half the time of the csv module's path.
-        ``neutralise`` runs in Python, as an SQL function, only on values that begin with a
-        trigger. The records' handles are rendered once each and looked up in memory (one
-        read of the campaign's records instead of a B-tree probe per attempt); campaigns of
-        more than :data:`HANDLES_IN_MEMORY` records join instead, so memory stays bounded.
+        ``kinds`` holds one :data:`CsvKind` per column.
+
+        On SQLite each line is one ``printf`` (``%w`` doubles quotes, as CSV escapes them), so
+        a row costs no Python object per field: a million attempts take about half the time of
+        the csv module's path. ``neutralise`` runs in Python, as an SQL function, only on
+        values that begin with a trigger. The records' handles are rendered once each and
+        looked up in memory (one read of the campaign's records instead of a B-tree probe per
+        attempt); campaigns of more than :data:`HANDLES_IN_MEMORY` records join instead, so
+        memory stays bounded.
+
+        On PostgreSQL the lines come from ``COPY (…) TO STDOUT``: the server renders each line
+        with string functions and streams it, and the client only undoes COPY's text escapes.
+        There the neutralisation is done in SQL too: the ``'`` prefix of OWASP's rule (what
+        :func:`dialer.reports.safety.csv_text` does) on trigger-led text that does not match
+        ``plain`` in full, which is therefore required.
         """
+        if self._conn.dialect.name == "postgresql":
+            if plain is None:
+                raise StoreError("PostgreSQL neutralises CSV text in SQL: pass plain= (the text left as it is)")
+            yield from self._copy_csv_lines(campaign_id, kinds, triggers, plain, since, until, batch)
+            return
         if not self._sqlite:
-            raise StoreError("only SQLite renders CSV lines; write attempt_lines with the csv module")
+            raise StoreError("only SQLite and PostgreSQL render CSV lines; write attempt_lines with the csv module")
         raw = self._conn.connection.driver_connection
         assert raw is not None  # a live connection inside the snapshot
         raw.create_function(_NEUTRALISE, 1, neutralise, deterministic=True)
@@ -403,6 +460,32 @@ class ReportReader:
                     yield [handles[rid] + text for rid, text in part]
         finally:
             raw.create_function(_NEUTRALISE, 1, None)
+
+    def _copy_csv_lines(
+        self,
+        campaign_id: int,
+        kinds: Sequence[CsvKind],
+        triggers: Iterable[str],
+        plain: re.Pattern[str],
+        since: datetime | None,
+        until: datetime | None,
+        batch: int,
+    ) -> Iterator[list[str]]:
+        query = self._attempts_query(campaign_id, since, until)
+        line = _csv_concat(list(query.selected_columns), kinds, sorted(triggers), plain.pattern)
+        sql = query.with_only_columns(line).compile(dialect=self._conn.dialect, compile_kwargs={"literal_binds": True})
+        raw = self._conn.connection.driver_connection
+        assert raw is not None  # a live connection inside the snapshot
+        encoding = raw.info.encoding
+        with raw.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT") as copy:
+            chunks: list[bytes] = []
+            for data in copy:
+                chunks.append(bytes(data))  # one CopyData message: one line and its "\n"
+                if len(chunks) >= batch:
+                    yield _copy_text_lines(chunks, encoding)
+                    chunks = []
+            if chunks:
+                yield _copy_text_lines(chunks, encoding)
 
     def _rendered_handles(self, campaign_id: int, kind: CsvKind, codes: Sequence[int]) -> dict[int, str] | None:
         """Record id → its handle as a CSV field, or ``None`` if there are too many records to hold."""

@@ -14,12 +14,14 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     Boolean,
+    Computed,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -92,6 +94,15 @@ class CampaignRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+#: Callbacks (any record type but ``general``) are claimed before general records.
+CLAIM_PRIORITY_SQL = "CASE WHEN record_type = 'general' THEN 1 ELSE 0 END"
+#: The values ``records.priority`` takes, in claim order.
+CLAIM_PRIORITIES = (0, 1)
+
+
+LEASED = text("status = 'leased'")
+
+
 class RecordRow(Base):
     __tablename__ = "records"
     __table_args__ = (
@@ -100,6 +111,12 @@ class RecordRow(Base):
         # blocked_reason last: the status page counts records by status and reason from the index alone
         Index("ix_records_dialable", "campaign_id", "status", "next_dial_at", "blocked_reason"),
         Index("ix_records_handle", "handle"),
+        # The claim order: a tick reads the first due records of one priority straight off this
+        # index (no sort of every due record), however large the campaign.
+        Index("ix_records_claim", "campaign_id", "status", "priority", "next_dial_at", "id"),
+        # Only the leased records (a few per agent): the sweep of expired leases finds them
+        # without reading the campaign, whatever the statistics say about status.
+        Index("ix_records_leased", "lease_until", sqlite_where=LEASED, postgresql_where=LEASED),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -110,6 +127,9 @@ class RecordRow(Base):
     user_data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(20), default="ready")
     record_type: Mapped[str] = mapped_column(String(32), default="general")
+    priority: Mapped[int | None] = mapped_column(SmallInteger, Computed(CLAIM_PRIORITY_SQL, persisted=True))
+    """Claim priority, derived from ``record_type`` by the database: 0 for callbacks, 1 for the
+    rest (stored on PostgreSQL, computed and kept in ``ix_records_claim`` on SQLite)."""
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_dial_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

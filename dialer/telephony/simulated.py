@@ -152,7 +152,7 @@ class SimulatedTelephony:
 
     # ------------------------------------------------------------------ port
     def place_call(self, request: CallRequest, *, now: datetime) -> Placement:
-        if not phones.is_e164(request.number):
+        if not phones.is_dialable(request.number):
             raise TelephonyRejected(
                 f"numberToDial {request.number!r} is not a valid E.164 number",
                 code="ValidationError",
@@ -276,7 +276,7 @@ class SimulatedTelephony:
         return {n: self._owns(n) for n in numbers}
 
     def _owns(self, number: str) -> bool:
-        return phones.is_e164(number) and (self._owned is None or number in self._owned)
+        return phones.is_dialable(number) and (self._owned is None or number in self._owned)
 
     def close(self) -> None:
         self._centres.clear()

@@ -7,6 +7,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import event
 
 from dialer.context import Context, build_context
 from dialer.daemon import tick
@@ -263,3 +264,68 @@ def test_the_provider_accounts_cps_caps_the_pacer(campaign_factory: CampaignFact
     assert caps_for(campaign_factory(max_cps=0.5), tick_seconds=1.0, backend_cps=1.0).max_cps == 0.5
     assert caps_for(campaign_factory(max_cps=5), tick_seconds=1.0, backend_cps=2.0).max_cps == 2.0
     assert caps_for(campaign_factory(), tick_seconds=1.0, backend_cps=None).max_cps is None
+
+
+def test_a_batch_of_placements_is_written_in_two_transactions(
+    store: SqlStore, campaign_factory: CampaignFactory, record_factory: RecordFactory, clock: VirtualClock
+) -> None:
+    c = campaign_factory(agents=6)
+    add_records(record_factory, c, 6)
+    ctx = context(store, clock)
+    statements: list[str] = []
+    writes: list[set[str]] = []  # the kinds of write of each committed transaction that wrote
+
+    def executed(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    def committed(conn: object) -> None:
+        if kinds := {"INSERT", "UPDATE", "DELETE"}.intersection(statements):
+            writes.append(kinds)
+        statements.clear()
+
+    event.listen(store.engine, "before_cursor_execute", executed)
+    event.listen(store.engine, "commit", committed)
+    try:
+        placed, blocked, errors = tick.dial_records(
+            ctx, store.get_campaign(c.name), 6, reason="test", now=clock.now(), worker="w"
+        )
+    finally:
+        event.remove(store.engine, "before_cursor_execute", executed)
+        event.remove(store.engine, "commit", committed)
+    assert (placed, dict(blocked), errors) == (6, {}, [])
+    # the claim, the six attempts before the first call, the six providers' answers after the last
+    assert writes == [{"UPDATE"}, {"UPDATE", "INSERT"}, {"UPDATE"}]
+    in_flight = store.in_flight(c.id)
+    assert len(in_flight) == 6 and {a.state for a in in_flight} == {AttemptState.PLACED}
+    assert all(a.provider_ref for a in in_flight)
+
+
+def test_a_refused_caller_id_mid_batch_withdraws_the_calls_not_yet_placed(
+    store: SqlStore, campaign_factory: CampaignFactory, record_factory: RecordFactory, clock: VirtualClock
+) -> None:
+    c = campaign_factory(agents=4)
+    records = add_records(record_factory, c, 4)
+    refusal = TelephonyRejected("caller ID +12125550100 is not verified", bad_caller_id=True)
+    ctx, backend = scripted(store, clock, {records[1].phone: refusal})
+    report = tick.run_tick(ctx, now=clock.now())
+    assert report.placed == 1 and backend.placed == [records[0].phone]
+    assert store.get_campaign(c.name).status is CampaignStatus.PAUSED
+    for new in records[2:]:  # never sent: no attempt kept, ready again as before
+        record = store.get_record(c.id, new.handle)
+        assert record.status is RecordStatus.READY and record.last_attempt_at is None and record.lease_owner is None
+        assert store.attempts_for_record(record.id) == []
+    assert [a.number_dialed for a in store.in_flight(c.id)] == [records[0].phone]
+
+
+def test_one_number_twice_in_a_batch_is_dialed_once(
+    store: SqlStore, campaign_factory: CampaignFactory, record_factory: RecordFactory, clock: VirtualClock
+) -> None:
+    c = campaign_factory(agents=3)
+    first = record_factory(c, phone="+12125550177")
+    second = record_factory(c, phone="+12125550177")
+    record_factory(c)
+    report = tick.run_tick(context(store, clock), now=clock.now())
+    assert report.placed == 2 and report.campaigns[0].blocked == {"in_flight_same_number": 1}
+    assert [a.record_handle for a in store.in_flight(c.id)].count(first.handle) == 1
+    held = store.get_record(c.id, second.handle)
+    assert held.status is RecordStatus.READY and held.blocked_reason == "in_flight_same_number"

@@ -126,3 +126,24 @@ def test_a_zone_column_with_several_zones_means_the_safe_window() -> None:
 def test_a_number_with_no_zone_gets_the_campaign_fallback() -> None:
     zone = phones.resolve_zone("+80012345678", explicit=None, fallback=("America/New_York",))
     assert (zone.timezone, zone.source) == ("America/New_York", "campaign")
+
+
+@pytest.mark.parametrize(
+    ("value", "dialable"),
+    [
+        ("+12125550123", True),
+        ("+442079460000", True),
+        ("+80012345678", True),  # non-geographic (international freephone)
+        ("+4930123456", True),
+        ("+1212555", False),  # too short for its country code
+        ("+121255501234", False),  # too long
+        ("+9991234567", False),  # no such country code
+        ("12125550123", False),
+        ("+1 212 555 0123", False),
+        ("", False),
+    ],
+)
+def test_the_dialing_shape_check_agrees_with_validation_on_length(value: str, dialable: bool) -> None:
+    assert phones.is_dialable(value) is dialable
+    if dialable:
+        assert phones.is_e164(value)

@@ -213,13 +213,13 @@ class EvoVoiceTelephony:
 
     # -------------------------------------------------------------- placing
     def place_call(self, request: CallRequest, *, now: datetime) -> Placement:
-        if not phones.is_e164(request.number):
+        if not phones.is_dialable(request.number):
             raise TelephonyRejected(
                 f"numberToDial {request.number!r} is not a valid E.164 number; it was not sent to Evo Voice",
                 status=400,
                 bad_number=True,
             )
-        if request.caller_id is not None and not phones.is_e164(request.caller_id):
+        if request.caller_id is not None and not phones.is_dialable(request.caller_id):
             raise TelephonyRejected(
                 f"caller ID {request.caller_id!r} is not an E.164 number; it was not sent to Evo Voice",
                 status=400,
