@@ -27,6 +27,7 @@ ahead; its lease does not).
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import threading
@@ -87,6 +88,8 @@ class Pacers:
         """Campaign id → the monotonic instant after which this process must not dial it."""
         self._fresh: set[int] = set()
         self._candidates: Callable[[], Sequence[int]] | None = None
+        self._surplus: set[int] = set()
+        self._fair = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing = False
@@ -112,15 +115,20 @@ class Pacers:
     def _deadline(self, started: float) -> float:
         return started + self.lease_seconds - self.heartbeat_seconds
 
-    def acquire(self, campaign_ids: Sequence[int]) -> dict[int, PacerLease]:
-        """Take every campaign no other live process holds; returns the others' leases."""
+    def acquire(self, campaign_ids: Sequence[int], *, limit: int | None = None) -> dict[int, PacerLease]:
+        """Take every campaign no other live process holds (at most ``limit`` of them);
+        returns the others' leases."""
         others: dict[int, PacerLease] = {}
+        taken = 0
         for cid in campaign_ids:
+            if limit is not None and taken >= limit:
+                break
             started, now = self.monotonic(), self.wall()
             lease = self.store.acquire_pacer(cid, owner=self.owner, lease_seconds=self.lease_seconds, now=now)
             if lease.owner != self.owner:
                 others[cid] = lease
                 continue
+            taken += 1
             with self._lock:
                 if cid not in self._held:
                     self._fresh.add(cid)
@@ -154,12 +162,23 @@ class Pacers:
                     log.warning("lost the pacer lease of campaign %s to another process; no longer pacing it", cid)
 
     def heartbeat(self) -> None:
-        """Renew, then take the free campaigns among the candidates (when watching)."""
+        """Renew, then take the free campaigns among the candidates (when watching) — with
+        ``fair``, only up to this daemon's share, handing any surplus over."""
         try:
             self.renew()
-            if self._candidates is not None and not self._stop.is_set():
+            candidates = self._candidates
+            if candidates is not None and not self._stop.is_set():
+                wanted = list(candidates())
                 held = self.owned()
-                self.acquire([cid for cid in self._candidates() if cid not in held])
+                limit = None
+                if self._fair:
+                    live = self.store.beat_daemon(owner=self.owner, lease_seconds=self.lease_seconds, now=self.wall())
+                    share = math.ceil(len(wanted) / max(1, live))
+                    limit = max(0, share - len(held))
+                    if len(held) > share:  # more daemons now: give the surplus to them
+                        with self._lock:
+                            self._surplus = set(sorted(held)[share:])
+                self.acquire([cid for cid in wanted if cid not in held], limit=limit)
         except DialerError as exc:
             if not self._failing:
                 log.error("cannot renew the pacer leases: %s; dialing stops when they run out", exc)
@@ -170,10 +189,29 @@ class Pacers:
             self._failing = False
 
     # ------------------------------------------------------------ the heartbeat
-    def start(self, *, watch: Callable[[], Sequence[int]] | None = None) -> None:
+    def hand_over(self) -> set[int]:
+        """Give up the surplus campaigns the heartbeat found (this daemon holds more than its
+        share). Called by the thread that dials, between ticks, so that no placement of this
+        daemon is under way on them when another daemon takes them and reconciles."""
+        with self._lock:
+            surplus, self._surplus = self._surplus, set()
+            for cid in surplus:
+                self._held.pop(cid, None)
+                self._fresh.discard(cid)
+        if surplus:
+            log.info("handing campaigns %s over to other daemons (fair share)", sorted(surplus))
+            try:
+                self.store.release_pacers(owner=self.owner, campaign_ids=sorted(surplus))
+            except DialerError as exc:  # they expire on their own; this daemon no longer dials them
+                log.warning("could not release campaigns %s (%s); their leases expire", sorted(surplus), exc)
+        return surplus
+
+    def start(self, *, watch: Callable[[], Sequence[int]] | None = None, fair: bool = False) -> None:
         """Renew on a thread every ``heartbeat_seconds``; with ``watch`` (campaign ids to
-        look at), also take those no live process holds."""
+        look at), also take those no live process holds — with ``fair``, no more than this
+        daemon's share of them: ``ceil(campaigns / live daemons)``."""
         self._candidates = watch
+        self._fair = fair
         self._stop.clear()
         self._thread = threading.Thread(target=self._beat, name="pacer-heartbeat", daemon=True)
         self._thread.start()
@@ -193,6 +231,11 @@ class Pacers:
             self._thread.join(timeout=self.heartbeat_seconds + 30)
             self._thread = None
         self.release()
+        if self._fair:
+            try:
+                self.store.remove_daemon(owner=self.owner)
+            except DialerError:
+                pass  # forgotten when its heartbeat expires
 
     def release(self) -> None:
         with self._lock:

@@ -160,6 +160,8 @@ class Daemon:
                     self._exit_if_done(now)
                 self.failures.succeeded(now=now)
                 return
+            if self.pacers is not None:
+                self.pacers.hand_over()
             fresh = self.pacers.take_fresh() if self.pacers is not None else set()
             if fresh:  # taken over from a process that died: settle its calls first
                 preflight.check(self.ctx, campaigns=self._names(fresh), now=now)
@@ -210,16 +212,19 @@ class Daemon:
         """Take the pacer leases: all the campaigns given (or fail, naming their owner), or
         every campaign no other live daemon paces; then keep them and watch for free ones."""
         pacers = ownership.for_settings(self.ctx.store, self.ctx.settings)
-        if self.campaigns is not None:
+        fair = self.campaigns is None
+        if not fair:
+            assert self.campaigns is not None
             pacers.acquire_exclusive({self.ctx.store.get_campaign(n).id: n for n in self.campaigns})
-        else:
-            others = pacers.acquire(self._candidates())
-            now = ownership.wall_clock()
-            for lease in others.values():
-                log.info("campaign %s is paced by another daemon: %s", lease.campaign_id, lease.describe(now))
         self.pacers = pacers
         self.ctx.fence = pacers
-        pacers.start(watch=self._candidates)
+        pacers.start(watch=self._candidates, fair=fair)
+        if fair:  # its share now; the rest as daemons come and go, on the heartbeat
+            pacers.heartbeat()
+            now = ownership.wall_clock()
+            for cid, lease in self.ctx.store.pacer_leases().items():
+                if lease.owner != pacers.owner and lease.live(now):
+                    log.info("campaign %s is paced by another daemon: %s", cid, lease.describe(now))
 
     def _release_campaigns(self) -> None:
         if self.pacers is not None:

@@ -23,6 +23,7 @@ from dialer.store.tables import (
     DncRow,
     ImportRejectRow,
     ImportRow,
+    PacerDaemonRow,
     PacingHistoryRow,
     PacingLogRow,
     ProviderEventRow,
@@ -43,6 +44,7 @@ pacing_log_t = cast(Table, PacingLogRow.__table__)
 pacing_history_t = cast(Table, PacingHistoryRow.__table__)
 web_users_t = cast(Table, WebUserRow.__table__)
 pacers_t = cast(Table, CampaignPacerRow.__table__)
+pacer_daemons_t = cast(Table, PacerDaemonRow.__table__)
 
 #: For each target status, the statuses a record may move to it from (itself included).
 SOURCES: Mapping[RecordStatus, list[str]] = {

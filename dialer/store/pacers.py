@@ -18,10 +18,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from dialer.store.base import StoreBase, pacers_t
+from dialer.store.base import StoreBase, pacer_daemons_t, pacers_t
 from dialer.store.types import PacerLease
 
 
@@ -97,6 +97,30 @@ class PacerStore(StoreBase):
             query = query.where(pacers_t.c.campaign_id.in_(list(campaign_ids)))
         with self._tx() as conn:
             return int(conn.execute(query).rowcount or 0)
+
+    def beat_daemon(self, *, owner: str, lease_seconds: float, now: datetime) -> int:
+        """Say that daemon ``owner`` is alive (for ``lease_seconds``); returns how many daemons
+        are alive, itself included. Daemons gone for an hour are forgotten."""
+        dialect = postgresql if self.dialect == "postgresql" else sqlite
+        expires = now + timedelta(seconds=lease_seconds)
+        insert = dialect.insert(pacer_daemons_t).values(
+            owner=owner, started_at=now, heartbeat_at=now, expires_at=expires
+        )
+        with self._tx() as conn:
+            conn.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["owner"], set_={"heartbeat_at": now, "expires_at": expires}
+                )
+            )
+            conn.execute(delete(pacer_daemons_t).where(pacer_daemons_t.c.expires_at < now - timedelta(hours=1)))
+            live = conn.execute(
+                select(func.count()).select_from(pacer_daemons_t).where(pacer_daemons_t.c.expires_at >= now)
+            ).scalar_one()
+        return int(live)
+
+    def remove_daemon(self, *, owner: str) -> None:
+        with self._tx() as conn:
+            conn.execute(delete(pacer_daemons_t).where(pacer_daemons_t.c.owner == owner))
 
     def pacer_leases(self) -> dict[int, PacerLease]:
         """Every campaign's lease, live or expired, by campaign id."""

@@ -319,3 +319,15 @@ class CampaignPacerRow(Base):
     acquired_at: Mapped[datetime] = mapped_column(UTCDateTime())
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PacerDaemonRow(Base):
+    """A live ``dialer run`` daemon sharing campaigns with others (its heartbeat), so that each
+    takes its fair share of the campaigns."""
+
+    __tablename__ = "pacer_daemons"
+
+    owner: Mapped[str] = mapped_column(String(200), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -75,3 +75,14 @@ def test_a_lease_is_live_until_it_expires(
     assert lease.live(clock.now() + timedelta(seconds=6))
     assert not lease.live(clock.now() + timedelta(seconds=6.001))
     assert "host host-a, pid 101" in lease.describe(clock.now() + timedelta(seconds=1))
+
+
+def test_live_daemons_are_counted_until_their_heartbeat_expires(store: SqlStore, clock: VirtualClock) -> None:
+    assert store.beat_daemon(owner=A, lease_seconds=6, now=clock.now()) == 1
+    clock.advance(1)
+    assert store.beat_daemon(owner=B, lease_seconds=6, now=clock.now()) == 2
+    clock.advance(5.5)  # A's last beat was 6.5 s ago
+    assert store.beat_daemon(owner=B, lease_seconds=6, now=clock.now()) == 1
+    assert store.beat_daemon(owner=A, lease_seconds=6, now=clock.now()) == 2
+    store.remove_daemon(owner=A)
+    assert store.beat_daemon(owner=B, lease_seconds=6, now=clock.now()) == 1

@@ -165,3 +165,25 @@ def test_a_closed_fence_stops_dialing_mid_tick_and_gives_the_claims_back(
     assert "no longer holds the campaign's pacer lease" in report.campaigns[0].errors[0]
     counts = store.count_records(c.id)
     assert counts.get("leased", 0) == 0 and counts.get("ready") == 5
+
+
+def test_daemons_share_the_campaigns_fairly_and_hand_surplus_over(
+    store: SqlStore, campaign_factory: CampaignFactory, clock: VirtualClock
+) -> None:
+    ids = [campaign_factory(name=f"c{i}").id for i in range(4)]
+    mono = Monotonic()
+    a = pacers(store, clock, mono, "a:1:x")
+    a._candidates, a._fair = (lambda: ids), True
+    a.heartbeat()
+    assert a.owned() == set(ids)  # alone: every campaign
+    b = pacers(store, clock, mono, "b:2:y")
+    b._candidates, b._fair = (lambda: ids), True
+    b.heartbeat()
+    assert b.owned() == set()  # all taken; a learns on its next beat that there are two daemons
+    a.heartbeat()
+    assert a.hand_over() == set(ids[2:]) and a.owned() == set(ids[:2])
+    b.heartbeat()
+    assert b.owned() == set(ids[2:]) and b.take_fresh() == set(ids[2:])
+    a.stop()  # a exits: its presence and leases go, and b takes everything on its next beat
+    b.heartbeat()
+    assert b.owned() == set(ids)

@@ -1,4 +1,4 @@
-"""campaign pacer leases: the one process pacing each campaign, with its heartbeat
+"""campaign pacer leases: the one process pacing each campaign, with its heartbeat; live daemons
 
 Revision ID: 0014_pacer_lease
 Revises: 0013_web_users
@@ -33,6 +33,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("campaign_id", name=op.f("pk_campaign_pacers")),
     )
 
+    op.create_table(
+        "pacer_daemons",
+        sa.Column("owner", sa.String(length=200), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("owner", name=op.f("pk_pacer_daemons")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("pacer_daemons")
     op.drop_table("campaign_pacers")
