@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from dialer.domain.campaigns import Campaign
 from dialer.domain.clock import Clock, SystemClock
@@ -16,6 +16,13 @@ from dialer.sim.callcentre import CallModel
 from dialer.store.repository import SqlStore
 from dialer.telephony import get_backend
 from dialer.telephony.base import TelephonyBackend
+
+
+class PacerFence(Protocol):
+    """Whether this process may pace a campaign right now (it holds the campaign's live
+    pacer lease: :class:`dialer.daemon.ownership.Pacers`)."""
+
+    def owns(self, campaign_id: int) -> bool: ...
 
 
 @dataclass
@@ -34,6 +41,9 @@ class Context:
     """When the tick next sweeps expired leases."""
     pacing_notes: dict[int, tuple[object, datetime]] = field(default_factory=dict)
     """Per campaign: the last pacing decision written to the store, and when (see tick.note_pacing)."""
+    fence: PacerFence | None = None
+    """When set, the tick collects, sweeps and dials only campaigns the fence says this process
+    owns, and checks it again before each placement (several daemons on one database)."""
     lock: threading.RLock = field(default_factory=threading.RLock)
     """Held while the telephony backend or the per-campaign pacing state above is used, when
     several threads share the context (`dialer web` runs the tick next to its requests)."""

@@ -10,6 +10,7 @@ DialerError
 ├── NotFound                   a campaign, record or attempt that does not exist
 ├── AlreadyExists              a campaign name that is taken
 ├── ImportFileError            a file that cannot be imported as a whole (nothing is changed)
+├── CampaignOwned              another live `dialer run` paces the campaign (one campaign, one pacer)
 ├── InvalidTransition          a record or attempt asked to move to a state it cannot reach
 ├── StoreError                 the database failed or is at the wrong schema version
 │   └── StorageFull            it cannot write: disk full (or a quota / file-size limit)
@@ -52,6 +53,10 @@ class AlreadyExists(DialerError):
 
 class ImportFileError(DialerError):
     """The file cannot be imported; nothing was changed."""
+
+
+class CampaignOwned(DialerError):
+    """The campaign is paced by another live dialer process; one campaign has one pacer."""
 
 
 class InvalidTransition(DialerError):

@@ -99,6 +99,20 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(
         default=60.0, ge=0, description="On SIGTERM, keep collecting results this long."
     )
+    pacer_lease_seconds: float = Field(
+        default=6.0,
+        gt=0,
+        le=300,
+        description="A campaign's pacer lease lasts this long without a heartbeat; then another daemon takes "
+        "the campaign over.",
+    )
+    pacer_heartbeat_seconds: float = Field(
+        default=1.5,
+        gt=0,
+        le=100,
+        description="How often a daemon renews its pacer leases and looks for campaigns no live daemon paces. "
+        "A daemon stops dialing a campaign when its lease is within this of running out unrenewed.",
+    )
     max_virtual_days: int = Field(
         default=60, gt=0, description="--until-done in virtual time stops after this many days."
     )
@@ -141,6 +155,12 @@ class Settings(BaseSettings):
             and not self.twilio_auth_token.get_secret_value()
         ):
             raise ValueError("DIALER_TWILIO_AUTH_TOKEN is empty; set it or choose another backend")
+        if self.pacer_heartbeat_seconds * 2 > self.pacer_lease_seconds:
+            raise ValueError(
+                f"DIALER_PACER_HEARTBEAT_SECONDS ({self.pacer_heartbeat_seconds:g}) must be at most half of "
+                f"DIALER_PACER_LEASE_SECONDS ({self.pacer_lease_seconds:g}), so that a lease survives a missed "
+                "heartbeat and a daemon that cannot renew stops dialing before its lease runs out"
+            )
         return self
 
     @property

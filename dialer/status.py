@@ -10,14 +10,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dialer.context import Context
-from dialer.daemon import pacing_state, tick
+from dialer.daemon import ownership, pacing_state, tick
 from dialer.domain import compliance, preview
 from dialer.domain.campaigns import Campaign, CampaignStatus, DialMode
 from dialer.domain.records import Record, RecordStatus
 from dialer.domain.schedule import ScheduleState
 from dialer.errors import DialerError, NotFound
 from dialer.reports.figures import ABANDON_CAP
-from dialer.store.repository import OutcomeCounts, PacingNote
+from dialer.store.repository import OutcomeCounts, PacerLease, PacingNote
 
 #: A campaign whose newest pacing decision is older than this has no dialer running.
 DAEMON_SILENT_AFTER = timedelta(seconds=60)
@@ -34,7 +34,7 @@ REASONS = {
     "cps_cap": "due, held back by the calls-per-second cap",
     "line_cap": "due, held back by the concurrent-lines cap",
     "due": "due now: will be dialed on the next tick",
-    "no_dialer_running": "due, but no `dialer run` has paced this campaign in the last minute: start one",
+    "no_dialer_running": "due, but no daemon paces this campaign (no `dialer run` holds its pacer lease): start one",
     "dnc_internal": "on the do-not-call list",
     "max_attempts": "maximum attempts reached",
     "provider_unavailable": "the provider was unavailable; retrying shortly",
@@ -54,6 +54,8 @@ def campaign_status(ctx: Context, c: Campaign, *, now: datetime) -> dict[str, An
     day = ctx.store.outcome_counts(c.id, since=now - timedelta(hours=24))
     not_dialing: dict[str, int] = dict(ctx.store.waiting_breakdown(c.id, now=now))
     note = ctx.store.pacing_note(c.id)
+    lease = ctx.store.pacer_leases().get(c.id)
+    pacer = lease if lease is not None and lease.live(ownership.wall_clock()) else None
     due = ctx.store.due_records(c.id, now=now)
     same_number = ctx.store.skipped_for_in_flight(c.id, now=now)
     if same_number:
@@ -81,9 +83,9 @@ def campaign_status(ctx: Context, c: Campaign, *, now: datetime) -> dict[str, An
                 not_dialing["no_idle_agents"] = due
             elif c.max_lines is not None and snap.lines_in_use >= c.max_lines:
                 not_dialing["line_cap"] = due
-            elif note is None or not fresh:
+            elif pacer is None and (note is None or not fresh):
                 not_dialing["no_dialer_running"] = due
-            elif note.capped_by and note.capped_by.startswith("CPS"):
+            elif note is not None and note.capped_by and note.capped_by.startswith("CPS"):
                 not_dialing["cps_cap"] = due
             else:
                 not_dialing["due"] = due
@@ -106,6 +108,7 @@ def campaign_status(ctx: Context, c: Campaign, *, now: datetime) -> dict[str, An
         "abandon_cap": ABANDON_CAP,
         "live_answers_30d": month.live_answers,
         "records_by_status": dict(sorted(by_status.items())),
+        "pacer": pacer_dict(lease),
         "pacing": None if note is None else pacing_dict(note, now=now),
         "not_dialing": dict(sorted(not_dialing.items(), key=lambda kv: -kv[1])),
         "reasons": {k: REASONS.get(k, k) for k in not_dialing},
@@ -183,6 +186,20 @@ def describe_when(at: datetime, now: datetime) -> str:
     ahead = (at - now).total_seconds()
     span = f"{ahead / 3600:.1f} h" if ahead >= 3600 else f"{ahead / 60:.1f} min" if ahead >= 60 else f"{ahead:.0f} s"
     return f"at {at:%Y-%m-%d %H:%M} UTC, {span} ahead of this clock (a virtual-time run of the simulated backend)"
+
+def pacer_dict(lease: PacerLease | None) -> dict[str, Any] | None:
+    """The process pacing the campaign (its live lease), or None when no daemon does."""
+    now = ownership.wall_clock()
+    if lease is None or not lease.live(now):
+        return None
+    return {
+        "owner": lease.owner,
+        "host": lease.host,
+        "pid": lease.pid,
+        "since": lease.acquired_at.isoformat(),
+        "heartbeat_seconds_ago": round((now - lease.heartbeat_at).total_seconds(), 1),
+        "describe": lease.describe(now),
+    }
 
 
 def pacing_dict(note: PacingNote, *, now: datetime) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from dialer.cli.app import State, cli, err, out, pass_state, print_json
 from dialer.context import Context
+from dialer.daemon import ownership
 from dialer.daemon.runner import RunResult, run_once, run_virtual_until_done
 from dialer.daemon.scheduler import Daemon
 from dialer.daemon.tick import TickReport, collect
@@ -60,13 +61,14 @@ def run(
         extra: dict[str, object] = {"backend": backend}
         if virtual and until_done:
             assert clock is not None
-            with virtual_progress(ctx, names, disable=as_json) as on_tick:
+            with ownership.holding(ctx, names, every=True), virtual_progress(ctx, names, disable=as_json) as on_tick:
                 result: RunResult = run_virtual_until_done(ctx, clock, campaigns=names, on_tick=on_tick)
             extra.update(_run_result(result))
         elif once:
-            report: TickReport = run_once(ctx, campaigns=names)
-            if clock is not None:
-                drain(ctx, clock)
+            with ownership.holding(ctx, names, every=False):
+                report: TickReport = run_once(ctx, campaigns=names)
+                if clock is not None:
+                    drain(ctx, clock)
             extra.update({"placed": report.placed, "decisions": {c.campaign: c.reason for c in report.campaigns}})
         else:
             daemon = Daemon(ctx, campaigns=names, until_done=until_done, on_tick=None if as_json else _print_tick)

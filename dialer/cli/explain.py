@@ -24,6 +24,11 @@ def print_status(rows: list[dict[str, Any]]) -> None:
             f"{'n/a' if rate is None else f'{rate:.2%}'} of {row['live_answers_30d']} live answers (cap 3%)"
         )
         out.print("  records: " + ", ".join(f"{k} {v}" for k, v in row["records_by_status"].items()))
+        pacer = row.get("pacer")
+        if pacer is None:
+            out.print("  daemon: no daemon paces this campaign (start `dialer run`); nothing dials it")
+        else:
+            out.print(f"  daemon: paced by {pacer['describe']}")
         pacing = row["pacing"]
         if pacing is None:
             out.print("  pacing: never paced (no `dialer run` has looked at this campaign yet)")

@@ -36,7 +36,9 @@ def check(ctx: Context, *, campaigns: Sequence[str] | None = None, now: datetime
     cannot start at all."""
     who = ctx.telephony.check_credentials()
     selected = [
-        c for c in ctx.store.list_campaigns(status=CampaignStatus.ACTIVE) if campaigns is None or c.name in campaigns
+        c
+        for c in ctx.store.list_campaigns(status=CampaignStatus.ACTIVE)
+        if (campaigns is None or c.name in campaigns) and (ctx.fence is None or ctx.fence.owns(c.id))
     ]
     wanted: dict[str, dict[str, int]] = {}
     for campaign in selected:

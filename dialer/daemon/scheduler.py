@@ -36,7 +36,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from dialer.context import Context
-from dialer.daemon import preflight
+from dialer.daemon import ownership, preflight
 from dialer.daemon.report_jobs import ReportJobs
 from dialer.daemon.runner import campaign_ids
 from dialer.daemon.tick import TickReport, collect, reconcile_in_flight, run_tick
@@ -116,6 +116,7 @@ class Daemon:
         self._stop_deadline: datetime | None = None
         self._finished = threading.Event()
         self.failures = TickFailures(probe=ctx.store.probe_write)
+        self.pacers: ownership.Pacers | None = None
         self.reports = ReportJobs(ctx, self.campaigns)
         scheduler_class: type[BaseScheduler] = BackgroundScheduler if background else BlockingScheduler
         self.scheduler = scheduler_class(
@@ -134,6 +135,8 @@ class Daemon:
             log.warning("stopping: no new calls; collecting results of calls in flight")
             self._stop_deadline = self.ctx.clock.now() + timedelta(seconds=self.ctx.settings.shutdown_grace_seconds)
             self.result.stopped_by_signal = True
+            if self.pacers is not None:
+                self.pacers.stop_watching()
             self._stopping.set()
 
     def _signal(self, signum: int, frame: FrameType | None) -> None:
@@ -152,11 +155,17 @@ class Daemon:
         try:
             if self._stopping.is_set():
                 try:
-                    collect(self.ctx, now=now)
+                    collect(self.ctx, now=now, only=self.pacers.owned() if self.pacers is not None else None)
                 finally:  # the grace period holds even when collecting fails
                     self._exit_if_done(now)
                 self.failures.succeeded(now=now)
                 return
+            if self.pacers is not None:
+                self.pacers.hand_over()
+            fresh = self.pacers.take_fresh() if self.pacers is not None else set()
+            if fresh:  # taken over from a process that died: settle its calls first
+                preflight.check(self.ctx, campaigns=self._names(fresh), now=now)
+                reconcile_in_flight(self.ctx, now=now, only=fresh)
             report = run_tick(self.ctx, now=now, campaigns=self.campaigns)
             self.result.ticks += 1
             self.result.placed += report.placed
@@ -175,7 +184,10 @@ class Daemon:
         """While stopping: exit once nothing is in flight, or when the grace period is over."""
         over = self._stop_deadline is not None and now >= self._stop_deadline
         try:
-            left = len(self.ctx.store.in_flight())
+            if self.pacers is None:
+                left = len(self.ctx.store.in_flight())
+            else:  # only this daemon's campaigns: the others' calls are theirs to collect
+                left = sum(self.ctx.store.count_in_flight(cid) for cid in self.pacers.owned())
         except DialerError:
             if not over:
                 raise
@@ -189,11 +201,49 @@ class Daemon:
                 )
             self._shutdown()
 
+    def _names(self, ids: set[int]) -> list[str]:
+        return [c.name for c in self.ctx.store.list_campaigns() if c.id in ids]
+
+    def _candidates(self) -> list[int]:
+        """The campaigns this daemon would pace: the ones it was given, or every campaign."""
+        return [c.id for c in self.ctx.store.list_campaigns() if self.campaigns is None or c.name in self.campaigns]
+
+    def _take_campaigns(self) -> None:
+        """Take the pacer leases: all the campaigns given (or fail, naming their owner), or
+        every campaign no other live daemon paces; then keep them and watch for free ones."""
+        pacers = ownership.for_settings(self.ctx.store, self.ctx.settings)
+        fair = self.campaigns is None
+        if not fair:
+            assert self.campaigns is not None
+            pacers.acquire_exclusive({self.ctx.store.get_campaign(n).id: n for n in self.campaigns})
+        self.pacers = pacers
+        self.ctx.fence = pacers
+        pacers.start(watch=self._candidates, fair=fair)
+        if fair:  # its share now; the rest as daemons come and go, on the heartbeat
+            pacers.heartbeat()
+            now = ownership.wall_clock()
+            for cid, lease in self.ctx.store.pacer_leases().items():
+                if lease.owner != pacers.owner and lease.live(now):
+                    log.info("campaign %s is paced by another daemon: %s", cid, lease.describe(now))
+
+    def _release_campaigns(self) -> None:
+        if self.pacers is not None:
+            self.pacers.stop()
+            self.ctx.fence = None
+            self.pacers = None
+
     def run(self) -> DaemonResult:
         """Run until stopped (blocking scheduler), or start and return at once (background)."""
         with self.ctx.lock:
-            preflight.check(self.ctx, campaigns=self.campaigns, now=self.ctx.clock.now())
-            reconcile_in_flight(self.ctx, now=self.ctx.clock.now())
+            self._take_campaigns()
+            try:
+                assert self.pacers is not None
+                mine = self.pacers.take_fresh()
+                preflight.check(self.ctx, campaigns=self._names(mine), now=self.ctx.clock.now())
+                reconcile_in_flight(self.ctx, now=self.ctx.clock.now(), only=mine)
+            except BaseException:
+                self._release_campaigns()
+                raise
         if self.install_signals and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self._signal)
             signal.signal(signal.SIGINT, self._signal)
@@ -205,7 +255,11 @@ class Daemon:
             next_run_time=datetime.now().astimezone(),
         )
         self.reports.install(self.scheduler)
-        self.scheduler.start()
+        try:
+            self.scheduler.start()
+        finally:
+            if not isinstance(self.scheduler, BackgroundScheduler):
+                self._release_campaigns()
         return self.result
 
     def start(self) -> None:
@@ -220,4 +274,5 @@ class Daemon:
             log.warning("the pacer did not finish collecting calls in flight in time; stopping it")
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
+        self._release_campaigns()
         return self.result

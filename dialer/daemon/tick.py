@@ -24,7 +24,7 @@ import functools
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -90,14 +90,17 @@ def run_tick(
     """Collect results, then pace and dial every active campaign (or just ``campaigns``)."""
     by_id = {c.id: c for c in ctx.store.list_campaigns()}
     ctx.campaigns = {c.name: c for c in by_id.values()}
+    mine = owned_ids(ctx, by_id)
     if ctx.lease_sweep_at is None or now >= ctx.lease_sweep_at:
-        ctx.store.release_expired_leases(list(by_id), now=now)
-        settle_expired_holds(ctx, list(by_id.values()), now=now)
+        ctx.store.release_expired_leases(mine, now=now)
+        settle_expired_holds(ctx, [by_id[i] for i in mine], now=now)
         ctx.lease_sweep_at = now + LEASE_SWEEP_EVERY
-    updates, ended, before = collect(ctx, now=now, campaigns=by_id)
+    updates, ended, before = collect(ctx, now=now, campaigns=by_id, only=mine if ctx.fence is not None else None)
     reports = []
     for campaign in by_id.values():
         if campaigns is not None and campaign.name not in campaigns:
+            continue
+        if campaign.id not in mine:
             continue
         paced = pace_campaign(ctx, campaign, now=now, worker=worker)
         note_pacing(ctx, campaign, paced, now=now)
@@ -121,6 +124,11 @@ def run_tick(
                 extra={"action": "tick", "campaign": r.campaign, "placed": r.placed, "reason": r.reason},
             )
     return report
+
+
+def owned_ids(ctx: Context, by_id: Mapping[int, Campaign]) -> list[int]:
+    """The campaigns this process paces: all, or those whose pacer lease it holds."""
+    return [cid for cid in by_id if ctx.fence is None or ctx.fence.owns(cid)]
 
 
 def note_pacing(ctx: Context, campaign: Campaign, paced: CampaignTick, *, now: datetime) -> None:
@@ -166,10 +174,19 @@ def handle_for(call: InFlightCall, campaign: str, ctx: Context | None = None) ->
     )
 
 
-def collect(ctx: Context, *, now: datetime, campaigns: Mapping[int, Campaign] | None = None) -> tuple[int, int, int]:
-    """Poll in-flight calls and write what changed. Returns (updates applied, attempts ended,
-    calls that were in flight)."""
+def collect(
+    ctx: Context,
+    *,
+    now: datetime,
+    campaigns: Mapping[int, Campaign] | None = None,
+    only: Collection[int] | None = None,
+) -> tuple[int, int, int]:
+    """Poll in-flight calls (of the campaigns in ``only``, or all) and write what changed.
+    Returns (updates applied, attempts ended, calls that were in flight)."""
     in_flight = ctx.store.in_flight_calls()
+    if only is not None:
+        wanted = set(only)
+        in_flight = [a for a in in_flight if a.campaign_id in wanted]
     if not in_flight:
         return 0, 0, 0
     by_id = campaigns or {c.id: c for c in ctx.store.list_campaigns()}
@@ -438,6 +455,13 @@ def dial_records(
         allowed: list[tuple[Record, str | None]] = []
         for claim in claims:
             record = claim.record
+            if ctx.fence is not None and not ctx.fence.owns(campaign.id):
+                # The lease could not be renewed in time: another process may take the
+                # campaign over, so this one stops dialing it now.
+                errors.append("dialing stopped: this process no longer holds the campaign's pacer lease")
+                for rest in claims[i:]:
+                    ctx.store.release_record(rest.record.id, now=now)
+                return placed, blocked, errors
             dial_ctx = dial_context(
                 campaign, record, on_dnc=claim.on_dnc, now=now, repeat=history.get(record.phone) if lockouts else None
             )
@@ -684,11 +708,16 @@ def _release_unplaced(ctx: Context, attempt_id: str, error: str, *, retry_at: da
     )
 
 
-def reconcile_in_flight(ctx: Context, *, now: datetime) -> int:
-    """Start-up: settle every attempt left in flight by a previous process before dialing."""
+def reconcile_in_flight(ctx: Context, *, now: datetime, only: Collection[int] | None = None) -> int:
+    """Start-up or takeover: settle every attempt left in flight by a previous process before
+    dialing — in the campaigns ``only``, or else in those this process owns (all without a
+    fence)."""
     by_id = {c.id: c for c in ctx.store.list_campaigns()}
+    wanted = set(only) if only is not None else set(owned_ids(ctx, by_id))
     settled = 0
     for call in ctx.store.in_flight_calls():
+        if call.campaign_id not in wanted:
+            continue
         campaign = by_id[call.campaign_id]
         try:
             settled += reconcile_attempt(ctx, handle_for(call, campaign.name, ctx), campaign=campaign, now=now)

@@ -18,10 +18,12 @@ from dialer.store import convert, migrate
 from dialer.store.tables import (
     AttemptRow,
     CampaignEventRow,
+    CampaignPacerRow,
     CampaignRow,
     DncRow,
     ImportRejectRow,
     ImportRow,
+    PacerDaemonRow,
     PacingHistoryRow,
     PacingLogRow,
     ProviderEventRow,
@@ -41,6 +43,8 @@ provider_events_t = cast(Table, ProviderEventRow.__table__)
 pacing_log_t = cast(Table, PacingLogRow.__table__)
 pacing_history_t = cast(Table, PacingHistoryRow.__table__)
 web_users_t = cast(Table, WebUserRow.__table__)
+pacers_t = cast(Table, CampaignPacerRow.__table__)
+pacer_daemons_t = cast(Table, PacerDaemonRow.__table__)
 
 #: For each target status, the statuses a record may move to it from (itself included).
 SOURCES: Mapping[RecordStatus, list[str]] = {

@@ -13,6 +13,7 @@ crash can always be reconciled. The methods live in one module per concept:
 * :mod:`dialer.store.stats` — aggregates
 * :mod:`dialer.store.reporting` — the read snapshot behind outcome reports
 * :mod:`dialer.store.users` — web users and their password hashes
+* :mod:`dialer.store.pacers` — which process paces each campaign (leases with a heartbeat)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dialer.store.campaigns import CampaignStore
 from dialer.store.dialing import DialingStore
 from dialer.store.dnc import DncStore
 from dialer.store.engine import make_engine
+from dialer.store.pacers import PacerStore
 from dialer.store.preview import PreviewStore
 from dialer.store.records import ImportWriter, RecordStore
 from dialer.store.reporting import ReportStore
@@ -35,6 +37,7 @@ from dialer.store.types import (
     FinishedAttempt,
     InFlightCall,
     OutcomeCounts,
+    PacerLease,
     PacingNote,
     campaign_scope,
 )
@@ -50,6 +53,7 @@ class SqlStore(
     StatsStore,
     ReportStore,
     UserStore,
+    PacerStore,
     StoreBase,
 ):
     """The repository. Build it with :meth:`open`, which migrates the schema on first use."""
@@ -72,6 +76,7 @@ __all__ = [
     "ImportWriter",
     "InFlightCall",
     "OutcomeCounts",
+    "PacerLease",
     "PacingNote",
     "SqlStore",
     "campaign_scope",

@@ -326,3 +326,28 @@ class WebUserRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CampaignPacerRow(Base):
+    """The lease of the one process pacing a campaign (see :mod:`dialer.store.pacers`)."""
+
+    __tablename__ = "campaign_pacers"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    """``host:pid:token`` of the process holding the lease."""
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PacerDaemonRow(Base):
+    """A live ``dialer run`` daemon sharing campaigns with others (its heartbeat), so that each
+    takes its fair share of the campaigns."""
+
+    __tablename__ = "pacer_daemons"
+
+    owner: Mapped[str] = mapped_column(String(200), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

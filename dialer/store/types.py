@@ -162,3 +162,35 @@ class PacingNote:
     reason: str
     blocked: Mapping[str, int] = field(default_factory=dict)
     last_placed_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PacerLease:
+    """Who paces a campaign: the lease a ``dialer run`` process holds and renews."""
+
+    campaign_id: int
+    owner: str
+    """``host:pid:token`` of the process."""
+    acquired_at: datetime
+    heartbeat_at: datetime
+    expires_at: datetime
+
+    @property
+    def host(self) -> str:
+        return self.owner.rsplit(":", 2)[0]
+
+    @property
+    def pid(self) -> int | None:
+        parts = self.owner.rsplit(":", 2)
+        return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+
+    def live(self, now: datetime) -> bool:
+        return self.expires_at >= now
+
+    def describe(self, now: datetime) -> str:
+        """``host H, pid P, since T (heartbeat 1.2 s ago)``."""
+        ago = (now - self.heartbeat_at).total_seconds()
+        return (
+            f"host {self.host}, pid {self.pid if self.pid is not None else '?'}, since "
+            f"{self.acquired_at:%Y-%m-%d %H:%M:%S} UTC (heartbeat {ago:.1f} s ago)"
+        )

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015_claim_order"
-down_revision = "0013_web_users"
+down_revision = "0014_pacer_lease"
 branch_labels = None
 depends_on = None
 
