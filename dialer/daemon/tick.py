@@ -435,6 +435,11 @@ def pace_campaign(ctx: Context, campaign: Campaign, *, now: datetime, worker: st
     )
 
 
+#: place_batch's outcome for a call not placed because the pacer lease was lost meanwhile.
+FENCED = "fenced"
+LEASE_LOST = "dialing stopped: this process no longer holds the campaign's pacer lease"
+
+
 def dial_records(
     ctx: Context, campaign: Campaign, n: int, *, reason: str, now: datetime, worker: str
 ) -> tuple[int, Counter[str], list[str]]:
@@ -453,14 +458,14 @@ def dial_records(
             ctx.store.repeat_history([c.record.phone for c in claims], since=now - max(lockouts)) if lockouts else {}
         )
         allowed: list[tuple[Record, str | None]] = []
-        for claim in claims:
+        for i, claim in enumerate(claims):
             record = claim.record
             if ctx.fence is not None and not ctx.fence.owns(campaign.id):
                 # The lease could not be renewed in time: another process may take the
                 # campaign over, so this one stops dialing it now.
-                errors.append("dialing stopped: this process no longer holds the campaign's pacer lease")
-                for rest in claims[i:]:
-                    ctx.store.release_record(rest.record.id, now=now)
+                errors.append(LEASE_LOST)
+                for rest in [r for r, _ in allowed] + [c.record for c in claims[i:]]:
+                    ctx.store.release_record(rest.id, now=now)
                 return placed, blocked, errors
             dial_ctx = dial_context(
                 campaign, record, on_dnc=claim.on_dnc, now=now, repeat=history.get(record.phone) if lockouts else None
@@ -476,6 +481,9 @@ def dial_records(
                 placed += 1
             elif outcome == "stop":
                 errors.append(f"dialing stopped: {ctx.store.get_campaign(campaign.name).pause_reason}")
+                return placed, blocked, errors
+            elif outcome == FENCED:
+                errors.append(LEASE_LOST)
                 return placed, blocked, errors
             elif outcome != "withdrawn":
                 blocked[outcome] += 1
@@ -514,6 +522,12 @@ def place_batch(
     answers: list[tuple[str, AttemptProgress]] = []
     try:
         for i, ((record, caller_id), attempt_id) in enumerate(zip(calls, attempt_ids, strict=True)):
+            if ctx.fence is not None and not ctx.fence.owns(campaign.id):
+                # The pacer lease was lost while this batch was placed: give the rest back.
+                rest = [(r, aid) for (r, _), aid in zip(calls[i:], attempt_ids[i:], strict=True)]
+                ctx.store.withdraw_attempts([(r, aid) for r, aid in rest if aid not in refused], now=now)
+                outcomes.extend(FENCED for _ in rest)
+                break
             if attempt_id in refused:
                 outcomes.append(_number_busy(ctx, record, now=now))
                 continue
@@ -609,7 +623,9 @@ def place(
         )
     except AlreadyExists:
         return _number_busy(ctx, record, now=now)
-    outcome, answer = _dial(ctx, campaign, record, attempt_id, caller_id=caller_id, reason=reason, now=now)
+    outcome, answer = _dial(
+        ctx, campaign, record, attempt_id, caller_id=caller_id, reason=reason, now=now, agent=agent if preview else None
+    )
     if answer is not None:
         ctx.store.progress_attempt(attempt_id, answer, now=now)
     return outcome
@@ -635,6 +651,7 @@ def _dial(
     caller_id: str | None,
     reason: str,
     now: datetime,
+    agent: str | None = None,
 ) -> tuple[str, AttemptProgress | None]:
     """Ask the provider to dial an attempt already written. Returns the outcome (as
     :func:`place`) and, for a call the provider took (or may have taken), the progress the
@@ -647,7 +664,7 @@ def _dial(
         caller_id=caller_id,
         user_data=record.user_data,
         ring_timeout=campaign.ring_timeout,
-        agent=agent if preview else None,
+        agent=agent,
     )
     try:
         placement = ctx.telephony.place_call(request, now=now)
