@@ -247,6 +247,8 @@ def apply_update(ctx: Context, update: CallUpdate, *, campaign: Campaign, now: d
             ended_at=update.ended_at or now,
             raw_outcome=update.raw_outcome,
             was_missed=update.was_missed,
+            amd=update.amd,
+            message_played=update.message_played,
             answered_at=update.answered_at,
             connected_at=update.connected_at,
             duration_s=update.duration_s,

@@ -185,6 +185,10 @@ class Attempt:
     outcome: CallResult | None = None
     raw_outcome: str | None = None
     was_missed: bool | None = None
+    amd: str | None = None
+    """Answering-machine detection class (``human``, ``machine``, ``fax``, ``unknown``), if AMD ran."""
+    message_played: bool | None = None
+    """The information (abandon) message was played to the callee; ``None`` when unknown."""
     duration_s: float | None = None
     agent: str | None = None
     pacing_reason: str = ""

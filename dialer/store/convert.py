@@ -88,6 +88,8 @@ def attempt(row: Mapping[Any, Any]) -> Attempt:
         outcome=CallResult(row["outcome"]) if row["outcome"] else None,
         raw_outcome=row["raw_outcome"],
         was_missed=row["was_missed"],
+        amd=row.get("amd"),
+        message_played=row.get("message_played"),
         duration_s=row["duration_s"],
         agent=row["agent"],
         pacing_reason=row["pacing_reason"] or "",

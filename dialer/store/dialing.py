@@ -341,6 +341,8 @@ class DialingStore(StoreBase):
                 "category": outcome.category.value,
                 "raw_outcome": ending.raw_outcome,
                 "was_missed": ending.was_missed,
+                "amd": ending.amd,
+                "message_played": ending.message_played,
                 "answered_at": ending.answered_at or arow["answered_at"],
                 "connected_at": ending.connected_at or arow["connected_at"],
                 "duration_s": ending.duration_s,

@@ -177,6 +177,10 @@ class AttemptRow(Base):
     category: Mapped[str | None] = mapped_column(String(20))
     raw_outcome: Mapped[str | None] = mapped_column(Text)
     was_missed: Mapped[bool | None] = mapped_column(Boolean)
+    amd: Mapped[str | None] = mapped_column(String(16))
+    """Answering-machine detection class: human, machine, fax or unknown (NULL: AMD did not run)."""
+    message_played: Mapped[bool | None] = mapped_column(Boolean)
+    """The information (abandon) message was played to the callee (Ofcom); NULL when unknown."""
     duration_s: Mapped[float | None] = mapped_column(Float)
     agent: Mapped[str | None] = mapped_column(String(200))
     preview: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
