@@ -173,7 +173,12 @@ def test_twilio_errors_are_classified(exc: Exception, kind: type, flag: str | No
 
 @pytest.mark.parametrize(
     ("status", "queue_result", "played"),
-    [("completed", "leave", True), ("completed", "hangup", False), ("completed", "bridged", None), ("busy", None, None)],
+    [
+        ("completed", "leave", True),
+        ("completed", "hangup", False),
+        ("completed", "bridged", None),
+        ("busy", None, None),
+    ],
 )
 def test_the_information_message_is_known_from_how_the_queue_was_left(
     status: str, queue_result: str | None, played: bool | None
