@@ -42,8 +42,29 @@ def policy_for(campaign: Campaign, ctx: Context | None = None) -> pacing.PacingP
         policy: pacing.PacingPolicy = cached[1]
         return policy
     policy = Predictive(**config)
+    seed_budget(ctx, campaign, policy, now=ctx.clock.now())
     ctx.policies[campaign.id] = (config, policy)
     return policy
+
+
+def seed_budget(ctx: Context, campaign: Campaign, policy: Predictive, *, now: datetime) -> None:
+    """Give a new predictive policy the stored abandonment of its budget window (30 days, or
+    24 h for the UK profile), so a daemon restart does not start the budget from zero.
+
+    Counted per day (US) or per hour (UK) from the store, attempts that ended before ``now``.
+    """
+    window = timedelta(seconds=policy.budget_window)
+    step = timedelta(hours=1) if window <= timedelta(days=1) else timedelta(days=1)
+    fp_rate = float(campaign.options.get("amd_false_positive_rate") or 0.0)  # type: ignore[arg-type]
+    buckets: list[tuple[datetime, int, int]] = []
+    end = now
+    while end > now - window:
+        start = max(end - step, now - window)
+        counts = ctx.store.outcome_counts(campaign.id, since=start, until=end, amd_false_positive_rate=fp_rate)
+        if counts.attempts:
+            buckets.append((end, counts.live_answers, counts.abandoned))
+        end = start
+    policy.seed_window(buckets)
 
 
 def predictive_config(campaign: Campaign) -> dict[str, Any]:

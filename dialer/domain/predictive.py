@@ -19,9 +19,11 @@ Around it: a slow **integral loop on log ε** driven by the measured abandonment
 realised rate lands on a target below the legal cap (2.5 % for the US 30-day window, 1.8 %
 in UK 24-hour mode, for a 3 % cap), and **overrides**, evaluated in order, each with a
 reason: cold start (progressive until 100 live answers), too few agents (progressive below
-``min_agents``), drop spike (halve ε), budget spent (progressive while the abandonment this
-policy has observed over the profile's window — 30 days, or 24 h for ``uk`` — is at the cap,
-until it is back below it). The integral loop is frozen while an override dials
+``min_agents``), drop spike (halve ε), budget spent (progressive while the abandonment over
+the profile's window — 30 days, or 24 h for ``uk`` — is at the cap, until it is back below
+it). The window is the stored history the daemon seeds the policy with
+(:meth:`Predictive.seed_window`) plus what the policy has observed since, so a restart does
+not forget it. The integral loop is frozen while an override dials
 progressively. The policy never asks to cancel a ringing call: when the forecast says too
 many are ringing it places none and waits.
 
@@ -34,8 +36,11 @@ from __future__ import annotations
 import bisect
 import math
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from dialer.domain.clock import ensure_aware
 from dialer.domain.pacing import PacingDecision, PacingSnapshot, Progressive
 
 _SQRT2 = math.sqrt(2.0)
@@ -342,6 +347,9 @@ class Predictive:
     _refresh_at: float = field(default=-1e18, init=False)
     _minute: deque[tuple[float, int, int]] = field(default_factory=deque, init=False)
     _budget: deque[tuple[float, int, int]] = field(default_factory=deque, init=False)
+    _seed: deque[tuple[float, int, int]] = field(default_factory=deque, init=False)
+    """Stored history from before this object existed: (bucket end, live answers, abandoned),
+    as absolute timestamps; see :meth:`seed_window`."""
     _budget_spent: bool = field(default=False, init=False)
     _log_eps: float = field(default=0.0, init=False)
     _spike_at: float = field(default=-1e18, init=False)
@@ -366,6 +374,35 @@ class Predictive:
     @property
     def budget_window(self) -> float:
         return BUDGET_WINDOW[self.compliance_profile]
+
+    def seed_window(self, buckets: Iterable[tuple[datetime, int, int]]) -> None:
+        """Seed the abandon-budget view with the stored history of the profile's window.
+
+        ``buckets`` are ``(bucket end, live answers, abandoned)`` for attempts that ended before
+        this policy's first snapshot (the daemon reads them from the store when it builds the
+        policy, so a restart does not forget the window). A bucket counts until the window has
+        passed its end — at worst a bucket longer than it should, never shorter.
+        """
+        self._seed = deque(
+            sorted(
+                (ensure_aware(end, name="bucket end").timestamp(), int(a), int(d)) for end, a, d in buckets if a or d
+            )
+        )
+
+    def budget_view(self, snap: PacingSnapshot) -> tuple[int, int]:
+        """(live answers, abandoned) over the profile's window: the stored seed plus what this
+        policy has observed since its first snapshot."""
+        ts = snap.now.timestamp()
+        seed = self._seed
+        while seed and ts - seed[0][0] >= self.budget_window:
+            seed.popleft()
+        live = sum(a for _, a, _ in seed)
+        abandoned = sum(d for _, _, d in seed)
+        if self._budget:
+            _, a0, d0 = self._budget[0]
+            live += snap.live_answers - a0
+            abandoned += snap.abandoned - d0
+        return live, abandoned
 
     # ------------------------------------------------------------------ bookkeeping
     def _t(self, snap: PacingSnapshot) -> float:
@@ -450,7 +487,8 @@ class Predictive:
             self._log_eps = max(self._log_eps, math.log(self.epsilon_min))
             spike = f"drop spike ({rate_1m:.0%} of {da_1m} answers in the last minute) halved ε; "
         # 4. budget spent
-        da_w, rate_w = self._window_rate(self._budget, snap)
+        da_w, dd_w = self.budget_view(snap)
+        rate_w = dd_w / da_w if da_w else 0.0
         window = "30 days" if self.compliance_profile == "us" else "24 h"
         if da_w >= self.budget_min_answers and rate_w >= cap:
             self._budget_spent = True
