@@ -95,6 +95,18 @@ def run_tick(
         settle_expired_holds(ctx, list(by_id.values()), now=now)
         ctx.lease_sweep_at = now + LEASE_SWEEP_EVERY
     updates, ended, before = collect(ctx, now=now, campaigns=by_id)
+    timed = [
+        c
+        for c in by_id.values()
+        if c.mode is DialMode.PREVIEW
+        and preview_rules.auto_dial_after(c.options) is not None
+        and (campaigns is None or c.name in campaigns)
+    ]
+    auto_dialed = 0
+    if timed:
+        from dialer import preview  # the desk sits on top of this module
+
+        auto_dialed = len(preview.auto_dial(ctx, now=now, campaigns=timed))
     reports = []
     for campaign in by_id.values():
         if campaigns is not None and campaign.name not in campaigns:
@@ -108,7 +120,7 @@ def run_tick(
         updates=updates,
         ended=ended,
         placed=placed,
-        in_flight=before - ended + placed,
+        in_flight=before - ended + placed + auto_dialed,
         campaigns=tuple(reports),
     )
     for r in reports:

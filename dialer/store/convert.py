@@ -63,6 +63,9 @@ def record(row: Mapping[Any, Any]) -> Record:
         blocked_detail=row["blocked_detail"],
         lease_owner=row["lease_owner"],
         lease_until=row["lease_until"],
+        offered_at=row.get("offered_at"),
+        reserved_for=row.get("reserved_for"),
+        reserved_until=row.get("reserved_until"),
         import_id=row["import_id"],
     )
 

@@ -31,16 +31,23 @@ from dialer.store.types import (
 
 _IN_FLIGHT_NUMBERS = select(attempts_t.c.number_dialed).where(attempts_t.c.ended_at.is_(None))
 _PRIORITY = case((records_t.c.record_type == "general", 1), else_=0)
+_MINE = case((records_t.c.reserved_for == bindparam("agent"), 0), else_=1)
 
 _CLAIMABLE = (
-    select(records_t.c.id)
+    select(records_t.c.id, records_t.c.reserved_for)
     .where(
         records_t.c.campaign_id == bindparam("cid"),
         records_t.c.status == RecordStatus.READY.value,
         records_t.c.next_dial_at <= bindparam("now"),
         records_t.c.phone.not_in(_IN_FLIGHT_NUMBERS),
+        # A personal callback goes only to its agent until the reservation lapses.
+        or_(
+            records_t.c.reserved_for.is_(None),
+            records_t.c.reserved_until <= bindparam("now"),
+            records_t.c.reserved_for == bindparam("agent"),
+        ),
     )
-    .order_by(_PRIORITY, records_t.c.next_dial_at, records_t.c.id)
+    .order_by(_MINE, _PRIORITY, records_t.c.next_dial_at, records_t.c.id)
     .limit(bindparam("lim"))
     .with_for_update(skip_locked=True)
 )
@@ -111,9 +118,20 @@ _PROGRESS_FIELDS = (
 
 class DialingStore(StoreBase):
     def claim_records(
-        self, campaign_id: int, *, limit: int, worker: str, lease_seconds: float, now: datetime
+        self,
+        campaign_id: int,
+        *,
+        limit: int,
+        worker: str,
+        lease_seconds: float,
+        now: datetime,
+        agent: str | None = None,
     ) -> list[Claim]:
         """Lease up to ``limit`` due records, callbacks first, then oldest schedule.
+
+        A personal callback (``reserved_for``) is leased only to its ``agent`` — first, before
+        anything else — until its reservation lapses; then to anyone. Leasing it ends the
+        reservation.
 
         Records whose number already has a call in flight (any campaign) are skipped: at
         most one call per destination is ever ringing. The do-not-call list is read in the
@@ -122,7 +140,9 @@ class DialingStore(StoreBase):
         if limit <= 0:
             return []
         with self._tx() as conn:
-            ids = list(conn.execute(_CLAIMABLE, {"cid": campaign_id, "now": now, "lim": limit}).scalars())
+            found = conn.execute(_CLAIMABLE, {"cid": campaign_id, "now": now, "lim": limit, "agent": agent}).all()
+            ids = [rid for rid, _ in found]
+            mine = {rid for rid, holder in found if holder is not None and holder == agent}
             if not ids:
                 return []
             rows = conn.execute(
@@ -132,6 +152,9 @@ class DialingStore(StoreBase):
                     "status": RecordStatus.LEASED.value,
                     "lease_owner": worker,
                     "lease_until": now + timedelta(seconds=lease_seconds),
+                    "offered_at": now,
+                    "reserved_for": None,
+                    "reserved_until": None,
                     "updated_at": now,
                 },
             ).mappings()
@@ -144,7 +167,7 @@ class DialingStore(StoreBase):
                     {"phones": [r.phone for r in records], "scopes": [GLOBAL_SCOPE, campaign_scope(campaign_id)]},
                 ).scalars()
             )
-        records.sort(key=lambda r: (r.record_type == "general", r.next_dial_at, r.id))
+        records.sort(key=lambda r: (r.id not in mine, r.record_type == "general", r.next_dial_at, r.id))
         return [Claim(record=r, on_dnc=r.phone in dnc) for r in records]
 
     def count_in_flight(self, campaign_id: int | None = None) -> int:

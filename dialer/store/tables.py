@@ -126,6 +126,11 @@ class RecordRow(Base):
     blocked_detail: Mapped[str | None] = mapped_column(Text)
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When the current lease began (for a preview record: when the agent was shown it)."""
+    reserved_for: Mapped[str | None] = mapped_column(String(100))
+    """A personal callback's agent: no other agent gets the record before ``reserved_until``."""
+    reserved_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -148,3 +149,18 @@ def test_the_seed_sample_record_with_its_region(dialer: Dialer, tmp_path: Path) 
     message = rejects.read_text(encoding="utf-8-sig").splitlines()[1]
     assert "'5001' is not a valid US number (too short): 4 digits is the length of an internal extension" in message
     assert "it is a valid number in LU, NU" in message
+
+
+def test_a_personal_callback_from_the_command_line(dialer: Dialer, desk: str) -> None:
+    got = dialer("preview", "next", "--campaign", desk, "--agent", "alice", "--json")
+    assert got.code == 0, got.err
+    assert json.loads(got.out)["record"]["recordHandle"] == "R-1"
+    at = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    moved = dialer("preview", "reschedule", "R-1", "--agent", "alice", "--at", at, "--personal", "--json")
+    assert moved.code == 0, moved.err
+    assert "personal callback for agent alice" in json.loads(moved.out)["message"]
+    time.sleep(2.5)
+    bob = json.loads(dialer("preview", "next", "--campaign", desk, "--agent", "bob", "--json").out)["record"]
+    assert bob["recordHandle"] != "R-1"
+    alice = json.loads(dialer("preview", "next", "--campaign", desk, "--agent", "alice", "--json").out)["record"]
+    assert alice["recordHandle"] == "R-1" and alice["record_type"] == "personal_callback"
