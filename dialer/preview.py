@@ -16,6 +16,13 @@ with the agent's disposition; or ``skip`` / ``reschedule`` instead (``outbound-d
 * After the call ends, the record stays on the agent's desk until the disposition, which
   becomes the attempt's canonical result and goes through the retry treatments (final
   results end the record). A lock that expires first applies the call's own result.
+* **Personal callbacks** (``reschedule(…, personal=True)``) are reserved for the agent who
+  scheduled them: that agent gets the record first once it is due, no other agent gets it
+  until ``personal_callback_grace_seconds`` (default 1 hour) after the callback time, and
+  then — the agent is away — it falls back to the pool as a campaign callback would.
+* An optional **auto-dial timer** (campaign option ``preview_auto_dial_seconds``): the daemon
+  dials a record that has been on an agent's desk that long, unless the agent skipped,
+  rescheduled or dialed it first (:func:`auto_dial`; the desk shows the time).
 """
 
 from __future__ import annotations
@@ -96,6 +103,8 @@ class PreviewRecord:
     """The preview call being made or awaiting a disposition."""
     call_outcome: str | None = None
     """That call's result as the provider reported it, once it has ended."""
+    auto_dial_at: datetime | None = None
+    """When the auto-dial timer dials this record unless the agent acts first."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -113,6 +122,7 @@ class PreviewRecord:
             "state": self.state,
             "attempt_id": self.attempt_id,
             "call_outcome": self.call_outcome,
+            "auto_dial_at": self.auto_dial_at.isoformat() if self.auto_dial_at else None,
         }
 
 
@@ -246,7 +256,10 @@ def _view(ctx: Context, campaign: Campaign, record: Record, agent: str) -> Previ
             ended = last.ended_at is not None
             state = "awaiting_disposition" if ended else "dialing"
             call_outcome = last.outcome.value if ended and last.outcome else None
+    timer = rules.auto_dial_after(campaign.options)
+    auto_dial_at = record.offered_at + timer if timer is not None and state == "locked" and record.offered_at else None
     return PreviewRecord(
+        auto_dial_at=auto_dial_at,
         campaign=campaign.name,
         handle=record.handle,
         phone=record.phone,
@@ -281,7 +294,9 @@ def next_record(ctx: Context, campaign: str, agent: str, *, now: datetime) -> Pr
         ctx.store.extend_lock(record.id, owner, until=now + lock, now=now)
         return _view(ctx, c, ctx.store.get_record_by_id(record.id), agent)
     for _ in range(MAX_GATED_CLAIMS):
-        claims = ctx.store.claim_records(c.id, limit=1, worker=owner, lease_seconds=lock.total_seconds(), now=now)
+        claims = ctx.store.claim_records(
+            c.id, limit=1, worker=owner, lease_seconds=lock.total_seconds(), now=now, agent=agent
+        )
         if not claims:
             return None
         claim = claims[0]
@@ -412,10 +427,19 @@ def parse_time(ctx: Context, handle: str, text: str, *, campaign: str | None = N
 
 
 def reschedule(
-    ctx: Context, handle: str, agent: str, at: datetime, *, now: datetime, campaign: str | None = None
+    ctx: Context,
+    handle: str,
+    agent: str,
+    at: datetime,
+    *,
+    now: datetime,
+    campaign: str | None = None,
+    personal: bool = False,
 ) -> DeskResult:
     """Call the record back at ``at`` (a campaign callback), clamped into its calling window.
-    Before the call this releases the record; after it, it is the agent's disposition."""
+    Before the call this releases the record; after it, it is the agent's disposition. With
+    ``personal`` it is a personal callback, reserved for ``agent`` until the campaign's
+    ``personal_callback_grace_seconds`` after the callback time."""
     agent = _check_agent(agent)
     if at.tzinfo is None:
         raise PreviewError("the callback time needs a time zone (the CLI applies the campaign's zone)")
@@ -446,14 +470,23 @@ def reschedule(
             raise PreviewError(f"the call to {record.phone} is still in progress; reschedule it after it ends")
         attempt_id, disposition = (last.id if last else None), rules.RESCHEDULED
     message = f"callback by agent {agent} at {opens:%Y-%m-%d %H:%M} UTC"
+    reserved_until = None
+    if personal:
+        reserved_until = opens + rules.personal_grace(c.options)
+        message = (
+            f"personal callback for agent {agent} at {opens:%Y-%m-%d %H:%M} UTC; other agents get it only from "
+            f"{reserved_until:%Y-%m-%d %H:%M} UTC if {agent} has not taken it"
+        )
     after = ctx.store.reschedule_record(
         record.id,
         at=opens,
-        record_type=RecordType.CAMPAIGN_CALLBACK.value,
+        record_type=(RecordType.PERSONAL_CALLBACK if personal else RecordType.CAMPAIGN_CALLBACK).value,
         reason=message,
         now=now,
         attempt_id=attempt_id,
         disposition=disposition,
+        reserved_for=agent if personal else None,
+        reserved_until=reserved_until,
     )
     ctx.store.add_campaign_event(c.id, kind="preview_reschedule", message=f"{handle}: {message}", now=now)
     return DeskResult(
@@ -465,6 +498,30 @@ def reschedule(
         disposition=disposition,
         notes=notes,
     )
+
+
+def auto_dial(ctx: Context, *, now: datetime, campaigns: list[Campaign] | None = None) -> list[DialResult]:
+    """The auto-dial timer: dial every record that has sat undialed on an agent's desk for the
+    campaign's ``preview_auto_dial_seconds``. A record a gate refuses leaves the desk with its
+    reason, as when the agent dials; each dial is logged as a campaign event."""
+    results: list[DialResult] = []
+    for c in campaigns if campaigns is not None else preview_campaigns(ctx):
+        timer = rules.auto_dial_after(c.options)
+        if c.mode is not DialMode.PREVIEW or timer is None or c.status is CampaignStatus.PAUSED:
+            continue
+        for record in ctx.store.offered_before(c.id, before=now - timer):
+            agent = rules.agent_of(record.lease_owner)
+            if agent is None:
+                continue
+            try:
+                result = dial(ctx, record.handle, agent, now=now, campaign=c.name)
+            except (PreviewError, ComplianceBlocked, NotFound) as exc:
+                message = f"{record.handle}: auto-dial for agent {agent} not placed: {exc}"
+            else:
+                results.append(result)
+                message = f"{record.handle}: auto-dialed for agent {agent} after {timer.total_seconds():.0f} s"
+            ctx.store.add_campaign_event(c.id, kind="preview_auto_dial", message=message, now=now)
+    return results
 
 
 def _log_session(

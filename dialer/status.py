@@ -187,6 +187,7 @@ def describe_when(at: datetime, now: datetime) -> str:
     span = f"{ahead / 3600:.1f} h" if ahead >= 3600 else f"{ahead / 60:.1f} min" if ahead >= 60 else f"{ahead:.0f} s"
     return f"at {at:%Y-%m-%d %H:%M} UTC, {span} ahead of this clock (a virtual-time run of the simulated backend)"
 
+
 def pacer_dict(lease: PacerLease | None) -> dict[str, Any] | None:
     """The process pacing the campaign (its live lease), or None when no daemon does."""
     now = ownership.wall_clock()

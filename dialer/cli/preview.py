@@ -39,6 +39,8 @@ def print_record(record: preview.PreviewRecord) -> None:
     if record.state == "awaiting_disposition":
         state += f" (the call ended: {record.call_outcome or 'UNKNOWN'})"
     table.add_row("state", state)
+    if record.auto_dial_at is not None:
+        table.add_row("auto-dial at", f"{record.auto_dial_at:%Y-%m-%d %H:%M:%S} UTC unless skipped or rescheduled")
     for key, value in record.user_data.items():
         table.add_row(f"  {key}", str(value))
     out.print(table)
@@ -111,13 +113,21 @@ def skip(state: State, handle: str, agent: str, campaign: str | None, reason: st
     required=True,
     help="When to call back: ISO 8601, e.g. 2026-03-03T14:30 (the campaign's zone) or with an offset.",
 )
+@click.option(
+    "--personal",
+    is_flag=True,
+    help="A personal callback: only this agent gets the record, until the campaign's "
+    "personal_callback_grace_seconds (default 1 hour) after the callback time; then any agent.",
+)
 @AS_JSON
 @pass_state
-def reschedule(state: State, handle: str, agent: str, campaign: str | None, at_text: str, as_json: bool) -> None:
+def reschedule(
+    state: State, handle: str, agent: str, campaign: str | None, at_text: str, personal: bool, as_json: bool
+) -> None:
     """Call the record back later (moved into the callee's calling window if needed)."""
     with state.context() as ctx:
         at = preview.parse_time(ctx, handle, at_text, campaign=campaign)
-        result = preview.reschedule(ctx, handle, agent, at, now=ctx.clock.now(), campaign=campaign)
+        result = preview.reschedule(ctx, handle, agent, at, now=ctx.clock.now(), campaign=campaign, personal=personal)
     print_json(result.as_dict()) if as_json else print_desk(result)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from dialer.context import Context
 from dialer.domain import pacing
@@ -29,7 +30,8 @@ def policy_for(campaign: Campaign, ctx: Context | None = None) -> pacing.PacingP
     its estimates and loop state from tick to tick; it is rebuilt when the campaign's pacing
     options change. Options: ``abandon_target`` (the cap, a fraction; default 0.03),
     ``compliance_profile`` (``us`` or ``uk``: the loop aims at 2.5 % or 1.8 % of a 3 % cap) and
-    ``min_agents_predictive`` (default 5).
+    ``min_agents_predictive`` (default 5) and ``abandon_day_hours`` (default 24: every local
+    calendar day must end under the cap on its own; 0 turns the day budget off).
     """
     lines = float(campaign.options.get("lines_per_agent", 1.0) or 1.0)  # type: ignore[arg-type]
     if campaign.mode is not DialMode.PREDICTIVE:
@@ -42,8 +44,29 @@ def policy_for(campaign: Campaign, ctx: Context | None = None) -> pacing.PacingP
         policy: pacing.PacingPolicy = cached[1]
         return policy
     policy = Predictive(**config)
+    seed_budget(ctx, campaign, policy, now=ctx.clock.now())
     ctx.policies[campaign.id] = (config, policy)
     return policy
+
+
+def seed_budget(ctx: Context, campaign: Campaign, policy: Predictive, *, now: datetime) -> None:
+    """Give a new predictive policy the stored abandonment of its budget window (30 days, or
+    24 h for the UK profile), so a daemon restart does not start the budget from zero.
+
+    Counted per day (US) or per hour (UK) from the store, attempts that ended before ``now``.
+    """
+    window = timedelta(seconds=policy.budget_window)
+    step = timedelta(hours=1) if window <= timedelta(days=1) else timedelta(days=1)
+    fp_rate = float(campaign.options.get("amd_false_positive_rate") or 0.0)  # type: ignore[arg-type]
+    buckets: list[tuple[datetime, int, int]] = []
+    end = now
+    while end > now - window:
+        start = max(end - step, now - window)
+        counts = ctx.store.outcome_counts(campaign.id, since=start, until=end, amd_false_positive_rate=fp_rate)
+        if counts.attempts:
+            buckets.append((end, counts.live_answers, counts.abandoned))
+        end = start
+    policy.seed_window(buckets)
 
 
 def predictive_config(campaign: Campaign) -> dict[str, Any]:
@@ -52,11 +75,17 @@ def predictive_config(campaign: Campaign) -> dict[str, Any]:
     cap = opts.get("abandon_target")
     profile = opts.get("compliance_profile")
     min_agents = opts.get("min_agents_predictive")
-    return {
+    day_hours = opts.get("abandon_day_hours", 24)
+    config: dict[str, Any] = {
         "abandon_cap": float(cap) if cap is not None else 0.03,  # type: ignore[arg-type]
         "compliance_profile": str(profile).lower() if profile else "us",
         "min_agents": int(min_agents) if min_agents is not None else 5,  # type: ignore[arg-type]
     }
+    if day_hours:
+        # Days start at local midnight in the campaign's zone (any midnight is an origin).
+        config["day_seconds"] = float(day_hours) * 3600.0  # type: ignore[arg-type]
+        config["day_origin"] = datetime(2000, 1, 1, tzinfo=ZoneInfo(campaign.zone))
+    return config
 
 
 def caps_for(campaign: Campaign, *, tick_seconds: float, backend_cps: float | None = None) -> pacing.Caps:
@@ -96,7 +125,9 @@ def observe_ending(ctx: Context, campaign: Campaign, attempt: Attempt) -> None:
         if attempt.ended_at and attempt.connected_at
         else None
     )
+    stop = attempt.answered_at or attempt.ended_at
     meter.observe(
+        ring_time=(stop - attempt.placed_at).total_seconds() if stop and attempt.placed_at else None,
         live=attempt.outcome.is_live,
         abandoned=attempt.outcome.is_abandoned,
         connected=attempt.connected_at is not None,
@@ -156,6 +187,7 @@ def snapshot(ctx: Context, campaign: Campaign, *, now: datetime) -> pacing.Pacin
         connects=meter.connects,
         handle_times=tuple(meter.handle_times),
         answer_delays=tuple(meter.answer_delays),
+        non_live_times=tuple(meter.non_live_times),
         lines_in_use=lines,
         talk_elapsed=view.talk_elapsed,
         wrap_remaining=view.wrap_remaining,

@@ -96,6 +96,19 @@ def run_tick(
         settle_expired_holds(ctx, [by_id[i] for i in mine], now=now)
         ctx.lease_sweep_at = now + LEASE_SWEEP_EVERY
     updates, ended, before = collect(ctx, now=now, campaigns=by_id, only=mine if ctx.fence is not None else None)
+    timed = [
+        c
+        for c in by_id.values()
+        if c.mode is DialMode.PREVIEW
+        and preview_rules.auto_dial_after(c.options) is not None
+        and (campaigns is None or c.name in campaigns)
+        and (ctx.fence is None or c.id in mine)
+    ]
+    auto_dialed = 0
+    if timed:
+        from dialer import preview  # the desk sits on top of this module
+
+        auto_dialed = len(preview.auto_dial(ctx, now=now, campaigns=timed))
     reports = []
     for campaign in by_id.values():
         if campaigns is not None and campaign.name not in campaigns:
@@ -111,7 +124,7 @@ def run_tick(
         updates=updates,
         ended=ended,
         placed=placed,
-        in_flight=before - ended + placed,
+        in_flight=before - ended + placed + auto_dialed,
         campaigns=tuple(reports),
     )
     for r in reports:
@@ -266,6 +279,8 @@ def apply_update(ctx: Context, update: CallUpdate, *, campaign: Campaign, now: d
             ended_at=update.ended_at or now,
             raw_outcome=update.raw_outcome,
             was_missed=update.was_missed,
+            amd=update.amd,
+            message_played=update.message_played,
             answered_at=update.answered_at,
             connected_at=update.connected_at,
             duration_s=update.duration_s,

@@ -36,6 +36,8 @@ class PacingSnapshot:
         connects: cumulative live answers bridged to an agent.
         handle_times: recent completed handle times (talk + wrap-up), seconds, oldest first.
         answer_delays: recent dial-to-answer delays of live answers, seconds, oldest first.
+        non_live_times: recent seconds from dial to the end of ringing for attempts that were not
+            live (released as no answer, busy, failed, or answered by a machine), oldest first.
         lines_in_use: calls of this campaign currently holding a line (ringing, waiting or talking).
         talk_elapsed: when the dialer can tell talk from wrap-up, the seconds each agent on a call
             has talked so far (a subset of ``busy_elapsed``); ``None`` when it cannot tell.
@@ -57,6 +59,7 @@ class PacingSnapshot:
     connects: int = 0
     handle_times: tuple[float, ...] = ()
     answer_delays: tuple[float, ...] = ()
+    non_live_times: tuple[float, ...] = ()
     lines_in_use: int = 0
     talk_elapsed: tuple[float, ...] | None = None
     wrap_remaining: tuple[float, ...] | None = None
@@ -169,6 +172,7 @@ class Meter:
     connects: int = 0
     handle_times: deque[float] = field(default_factory=lambda: deque(maxlen=SAMPLE_SIZE))
     answer_delays: deque[float] = field(default_factory=lambda: deque(maxlen=SAMPLE_SIZE))
+    non_live_times: deque[float] = field(default_factory=lambda: deque(maxlen=SAMPLE_SIZE))
 
     def observe(
         self,
@@ -178,7 +182,9 @@ class Meter:
         connected: bool,
         answer_delay: float | None,
         handle_time: float | None,
+        ring_time: float | None = None,
     ) -> None:
+        """``ring_time``: for a non-live attempt, seconds from placement until it stopped ringing."""
         self.ended += 1
         self.live_answers += int(live)
         self.abandoned += int(abandoned)
@@ -187,6 +193,8 @@ class Meter:
             self.answer_delays.append(answer_delay)
         if handle_time is not None and connected:
             self.handle_times.append(handle_time)
+        if ring_time is not None and not live:
+            self.non_live_times.append(ring_time)
 
     @property
     def non_live(self) -> int:

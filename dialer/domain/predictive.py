@@ -19,9 +19,11 @@ Around it: a slow **integral loop on log ε** driven by the measured abandonment
 realised rate lands on a target below the legal cap (2.5 % for the US 30-day window, 1.8 %
 in UK 24-hour mode, for a 3 % cap), and **overrides**, evaluated in order, each with a
 reason: cold start (progressive until 100 live answers), too few agents (progressive below
-``min_agents``), drop spike (halve ε), budget spent (progressive while the abandonment this
-policy has observed over the profile's window — 30 days, or 24 h for ``uk`` — is at the cap,
-until it is back below it). The integral loop is frozen while an override dials
+``min_agents``), drop spike (halve ε), budget spent (progressive while the abandonment over
+the profile's window — 30 days, or 24 h for ``uk`` — is at the cap, until it is back below
+it). The window is the stored history the daemon seeds the policy with
+(:meth:`Predictive.seed_window`) plus what the policy has observed since, so a restart does
+not forget it. The integral loop is frozen while an override dials
 progressively. The policy never asks to cancel a ringing call: when the forecast says too
 many are ringing it places none and waits.
 
@@ -34,8 +36,11 @@ from __future__ import annotations
 import bisect
 import math
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from dialer.domain.clock import ensure_aware
 from dialer.domain.pacing import PacingDecision, PacingSnapshot, Progressive
 
 _SQRT2 = math.sqrt(2.0)
@@ -90,6 +95,50 @@ def overflow_calls(
     return max(best, 0)
 
 
+def marginal_calls(
+    *,
+    mean_answers: float,
+    var_answers: float,
+    mean_free: float,
+    var_free: float,
+    hit_rate: float,
+    threshold: float,
+    max_calls: int,
+    sure_free: float = 0.0,
+) -> int:
+    """The number of new dials whose *own* live answer overflows with probability ≤ threshold.
+
+    Call k + 1 is placed when the expected overflow it adds,
+    E[(A_{k+1} − F)⁺] − E[(A_k − F)⁺], is at most ``threshold`` × its hit rate: the chance that
+    its answer, if it comes, finds no free agent. This is the Lagrangian form of "most
+    connects for a given abandonment": every call placed costs about the same marginal
+    abandonment, whatever the state — unlike the average rule of :func:`overflow_calls`, which
+    lets the last calls of a crowded moment overflow far more than the first. The overflow
+    sums are the same normal approximations (and ``sure_free`` bound) as there.
+    """
+    p = hit_rate
+    pq = p * (1.0 - p)
+
+    def overflow(k: int) -> float:
+        ea = mean_answers + k * p
+        var_a = var_answers + k * pq + 0.25
+        over = expected_positive_part(ea - mean_free, math.sqrt(var_a + var_free))
+        if sure_free > 0.0:
+            over = min(over, expected_positive_part(ea - sure_free, math.sqrt(var_a)))
+        return over
+
+    limit = threshold * p
+    n = 0
+    before = overflow(0)
+    while n < max_calls:
+        after = overflow(n + 1)
+        if after - before > limit:
+            break
+        n += 1
+        before = after
+    return n
+
+
 # ------------------------------------------------------------------------ estimates
 @dataclass(frozen=True, kw_only=True)
 class Priors:
@@ -136,6 +185,7 @@ class Estimates:
     _tau: float = -1.0
     wrap: float | None = None
     _q_p: float = -1.0
+    _sn: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.hit_rate = self.priors.hit_rate
@@ -169,6 +219,7 @@ class Estimates:
         *,
         tau: float | None,
         wrap: float | None = None,
+        non_live_times: tuple[float, ...] = (),
     ) -> None:
         """Rebuild the tables. With ``wrap`` the free-up table is for *talking* agents: talk
         times are handle times − wrap, and an agent talking for e seconds is free within τ
@@ -191,6 +242,15 @@ class Estimates:
             emp = bisect.bisect_right(delays, x) / n if n else 0.0
             fa.append(w * emp + (1.0 - w) * prior)
         self._fa = fa
+        # Survival of non-live attempts while ringing: without samples every one rings until the
+        # timeout; with fast fails, busies and machines answered (AMD) some leave early, which
+        # makes a call that is still ringing likelier to be a person.
+        nl = sorted(x for x in non_live_times if x >= 0.0)
+        m = len(nl)
+        wn = m / (m + pr.weight)
+        self._sn = [
+            wn * (1.0 - bisect.bisect_right(nl, i / 2.0) / m) + (1.0 - wn) if m else 1.0 for i in range(len(fa))
+        ]
         self._tau = tau if tau is not None else self.mean_answer_delay + self.grace
         self.wrap = wrap
         if wrap is None:
@@ -236,9 +296,11 @@ class Estimates:
         p = self._q_p = self.hit_rate
         q: list[float] = []
         qv: list[float] = []
-        for fa in self._fa:
+        sn = self._sn if len(self._sn) == len(self._fa) else [1.0] * len(self._fa)
+        for fa, s in zip(self._fa, sn, strict=True):
             live = p * (1.0 - fa)
-            qi = live / (live + (1.0 - p)) if live > 0.0 else 0.0
+            rest = (1.0 - p) * s
+            qi = live / (live + rest) if live > 0.0 else 0.0
             q.append(qi)
             qv.append(qi * (1.0 - qi))
         self._q, self._qv = q, qv
@@ -301,6 +363,9 @@ class Estimates:
 #: for the UK rolling 24 hours (pacing.md §4).
 TARGET_SHARE = {"us": 2.5 / 3.0, "uk": 1.8 / 3.0}
 BUDGET_WINDOW = {"us": 30 * 86400.0, "uk": 86400.0}
+#: With a day budget every day ends under the cap on its own, so the long-run loop may aim
+#: higher under the 30-day rule (2.7 % of 3 %); the UK rolling 24 hours keeps 1.8 %.
+DAY_TARGET_SHARE = {"us": 2.7 / 3.0, "uk": 1.8 / 3.0}
 
 
 @dataclass
@@ -318,9 +383,18 @@ class Predictive:
     target: float | None = None
     min_agents: int = 5
     cold_start_answers: int = 100
-    epsilon: float = 0.007
+    rule: str = "auto"
+    """``marginal`` (:func:`marginal_calls`, ε is the largest overflow probability of the last
+    call placed), ``average`` (:func:`overflow_calls`, ε bounds the overflow share of all
+    answers coming) or ``auto``: marginal below ``marginal_below`` agents, average from there
+    (on bench-v1 the marginal rule gained about a point of occupancy at N = 5 and lost about
+    one at N = 20). Each rule keeps its own ε in the loop."""
+    marginal_below: int = 10
+    epsilon: float | None = None
+    """Starting ε of the loop; default 0.05 for ``marginal``, 0.007 for ``average`` (with
+    ``auto``, a given ε starts both)."""
     epsilon_min: float = 1e-4
-    epsilon_max: float = 0.5
+    epsilon_max: float = 0.9
     gain: float = 0.3
     loop_seconds: float = 60.0
     loop_min_answers: int = 20
@@ -331,6 +405,15 @@ class Predictive:
     spike_min_answers: int = 20
     spike_share: float = 0.5
     budget_min_answers: int = 500
+    day_seconds: float | None = None
+    """Length of the day whose own rate must stay under the cap (e.g. an 8-hour shift, 86,400 for
+    a calendar day); ``None`` turns the day budget off. See :meth:`day_factor`."""
+    day_origin: datetime | None = None
+    """Any instant where a day starts (default: midnight UTC)."""
+    day_z: float = 1.65
+    """Safety margin of the day budget, in standard deviations of the rest of the day's abandons."""
+    day_exponent: float = 2.0
+    """How strongly ε follows the day's remaining allowance: ε × (allowed rate ÷ target)^this."""
     max_calls: int | None = None
     """At most this many new calls per decision (default: 3 × agents)."""
     priors: Priors = field(default_factory=Priors)
@@ -342,8 +425,15 @@ class Predictive:
     _refresh_at: float = field(default=-1e18, init=False)
     _minute: deque[tuple[float, int, int]] = field(default_factory=deque, init=False)
     _budget: deque[tuple[float, int, int]] = field(default_factory=deque, init=False)
+    _day: tuple[int, int, int, float] | None = field(default=None, init=False)
+    """(day index, live answers and abandoned at its start, its start time in policy seconds)."""
+    _seed: deque[tuple[float, int, int]] = field(default_factory=deque, init=False)
+    """Stored history from before this object existed: (bucket end, live answers, abandoned),
+    as absolute timestamps; see :meth:`seed_window`."""
     _budget_spent: bool = field(default=False, init=False)
-    _log_eps: float = field(default=0.0, init=False)
+    _eps_by: dict[str, float] = field(default_factory=dict, init=False)
+    """log ε of each rule."""
+    _active: str = field(default="average", init=False)
     _spike_at: float = field(default=-1e18, init=False)
     _progressive: Progressive = field(default_factory=Progressive, init=False)
 
@@ -352,12 +442,37 @@ class Predictive:
             raise ValueError(f"unknown compliance profile {self.compliance_profile!r} (us or uk)")
         if not 0.0 < self.abandon_cap < 1.0:
             raise ValueError("abandon_cap must be a fraction between 0 and 1")
+        if self.day_seconds is not None and self.day_seconds < 600.0:
+            raise ValueError("day_seconds must be at least 600 (ten minutes)")
         if self.target is None:
-            self.target = self.abandon_cap * TARGET_SHARE[self.compliance_profile]
+            shares = DAY_TARGET_SHARE if self.day_seconds is not None else TARGET_SHARE
+            self.target = self.abandon_cap * shares[self.compliance_profile]
         if not 0.0 < self.target <= self.abandon_cap:
             raise ValueError("target must be positive and at most the cap")
+        if self.rule not in ("marginal", "average", "auto"):
+            raise ValueError(f"unknown pacing rule {self.rule!r} (marginal, average or auto)")
+        start = {"marginal": 0.05, "average": 0.007}
+        for rule in ("marginal", "average"):
+            eps = self.epsilon if self.epsilon is not None and self.rule in (rule, "auto") else start[rule]
+            self._eps_by[rule] = math.log(eps)
+        if self.epsilon is None:
+            self.epsilon = start["average" if self.rule == "auto" else self.rule]
+        self._active = "marginal" if self.rule == "marginal" else "average"
         self.estimates = Estimates(priors=self.priors)
-        self._log_eps = math.log(self.epsilon)
+
+    def rule_for(self, agents: int) -> str:
+        """The rule used with this many agents."""
+        if self.rule != "auto":
+            return self.rule
+        return "marginal" if agents < self.marginal_below else "average"
+
+    @property
+    def _log_eps(self) -> float:
+        return self._eps_by[self._active]
+
+    @_log_eps.setter
+    def _log_eps(self, value: float) -> None:
+        self._eps_by[self._active] = value
 
     @property
     def current_epsilon(self) -> float:
@@ -366,6 +481,35 @@ class Predictive:
     @property
     def budget_window(self) -> float:
         return BUDGET_WINDOW[self.compliance_profile]
+
+    def seed_window(self, buckets: Iterable[tuple[datetime, int, int]]) -> None:
+        """Seed the abandon-budget view with the stored history of the profile's window.
+
+        ``buckets`` are ``(bucket end, live answers, abandoned)`` for attempts that ended before
+        this policy's first snapshot (the daemon reads them from the store when it builds the
+        policy, so a restart does not forget the window). A bucket counts until the window has
+        passed its end — at worst a bucket longer than it should, never shorter.
+        """
+        self._seed = deque(
+            sorted(
+                (ensure_aware(end, name="bucket end").timestamp(), int(a), int(d)) for end, a, d in buckets if a or d
+            )
+        )
+
+    def budget_view(self, snap: PacingSnapshot) -> tuple[int, int]:
+        """(live answers, abandoned) over the profile's window: the stored seed plus what this
+        policy has observed since its first snapshot."""
+        ts = snap.now.timestamp()
+        seed = self._seed
+        while seed and ts - seed[0][0] >= self.budget_window:
+            seed.popleft()
+        live = sum(a for _, a, _ in seed)
+        abandoned = sum(d for _, _, d in seed)
+        if self._budget:
+            _, a0, d0 = self._budget[0]
+            live += snap.live_answers - a0
+            abandoned += snap.abandoned - d0
+        return live, abandoned
 
     # ------------------------------------------------------------------ bookkeeping
     def _t(self, snap: PacingSnapshot) -> float:
@@ -380,7 +524,13 @@ class Predictive:
         est = self.estimates
         est.observe_counts(t, snap.live_answers, snap.non_live)
         if t >= self._refresh_at + self.refresh_seconds or not est.ready:
-            est.rebuild(snap.handle_times, snap.answer_delays, tau=self.tau, wrap=est.split_wrap(snap))
+            est.rebuild(
+                snap.handle_times,
+                snap.answer_delays,
+                tau=self.tau,
+                wrap=est.split_wrap(snap),
+                non_live_times=snap.non_live_times,
+            )
             self._refresh_at = t
         # last-minute window for the drop spike, and the budget window (minute buckets)
         for buf, keep in ((self._minute, 60.0), (self._budget, self.budget_window)):
@@ -420,6 +570,7 @@ class Predictive:
     # ---------------------------------------------------------------------- decide
     def decide(self, snap: PacingSnapshot) -> PacingDecision:
         t = self._t(snap)
+        self._active = self.rule_for(snap.agents)
         self._track(t, snap)
         cap = self.abandon_cap
         if snap.agents == 0:
@@ -450,7 +601,8 @@ class Predictive:
             self._log_eps = max(self._log_eps, math.log(self.epsilon_min))
             spike = f"drop spike ({rate_1m:.0%} of {da_1m} answers in the last minute) halved ε; "
         # 4. budget spent
-        da_w, rate_w = self._window_rate(self._budget, snap)
+        da_w, dd_w = self.budget_view(snap)
+        rate_w = dd_w / da_w if da_w else 0.0
         window = "30 days" if self.compliance_profile == "us" else "24 h"
         if da_w >= self.budget_min_answers and rate_w >= cap:
             self._budget_spent = True
@@ -464,6 +616,15 @@ class Predictive:
                 "it recovers",
             )
 
+        # 5. the day budget
+        day = self.day_factor(snap)
+        if day is not None and day <= 0.0:
+            self._loop(t, snap, active=False)
+            return self._fallback(
+                snap,
+                f"{spike}today's abandonment allowance is spent ({self.day_note(snap)}), progressive for the rest "
+                "of the day",
+            )
         self._loop(t, snap, active=True)
         est = self.estimates
         p = est.hit_rate
@@ -471,17 +632,33 @@ class Predictive:
         ans, var_ans = est.answer_moments(snap.ringing_ages)
         ans += snap.waiting
         eps = self.current_epsilon
+        if day is not None and day != 1.0:
+            eps = min(self.epsilon_max, eps * day)
+            spike += f"day budget ×{day:.2f} ({self.day_note(snap)}); "
         limit = self.max_calls if self.max_calls is not None else 3 * snap.agents
-        n = overflow_calls(
-            mean_answers=ans,
-            var_answers=var_ans,
-            mean_free=free,
-            var_free=var_free,
-            hit_rate=p,
-            epsilon=eps,
-            max_calls=limit,
-            sure_free=snap.idle_agents,
-        )
+        rule = marginal_calls if self._active == "marginal" else None
+        if rule is not None:
+            n = rule(
+                mean_answers=ans,
+                var_answers=var_ans,
+                mean_free=free,
+                var_free=var_free,
+                hit_rate=p,
+                threshold=eps,
+                max_calls=limit,
+                sure_free=snap.idle_agents,
+            )
+        else:
+            n = overflow_calls(
+                mean_answers=ans,
+                var_answers=var_ans,
+                mean_free=free,
+                var_free=var_free,
+                hit_rate=p,
+                epsilon=eps,
+                max_calls=limit,
+                sure_free=snap.idle_agents,
+            )
         core = (
             f"E[free in {est.tau:.0f}s]={free:.1f}, E[answers coming]={ans:.1f}, p={p:.2f}, ε={eps:.3g} "
             f"(target {self.target:.1%})"
@@ -491,6 +668,57 @@ class Predictive:
         else:
             reason = f"predictive: {spike}{core} → {n}"
         return PacingDecision(calls_to_place=n, reason=reason, mode="predictive")
+
+    # ---------------------------------------------------------------- day budget
+    def _day_state(self, snap: PacingSnapshot) -> tuple[int, int, float, float] | None:
+        """(live answers today, abandoned today, seconds into the day, seconds left), or None."""
+        if self.day_seconds is None:
+            return None
+        origin = (self.day_origin or datetime(2000, 1, 1, tzinfo=snap.now.tzinfo)).timestamp()
+        ts = snap.now.timestamp()
+        index = int((ts - origin) // self.day_seconds)
+        if self._day is None or self._day[0] != index:
+            self._day = (index, snap.live_answers, snap.abandoned, ts)
+        _, a0, d0, _ = self._day
+        into = ts - (origin + index * self.day_seconds)
+        return snap.live_answers - a0, snap.abandoned - d0, into, self.day_seconds - into
+
+    def day_factor(self, snap: PacingSnapshot) -> float | None:
+        """How much of the loop's ε today's abandonment still allows (1 = all; ≤ 0 = none).
+
+        The day must end at or under the cap: with L answers and D abandons so far and L_r
+        answers expected in the rest of the day (at today's answer rate), the rest may abandon
+        B = cap·(L + L_r) − D; the rate r it may run at keeps r·L_r + z·√(r·L_r) ≤ B, a margin of
+        ``day_z`` standard deviations of a Poisson count. The factor is
+        (allowed rate ÷ target)^``day_exponent``, capped at 1 while the day is on track, and 0
+        when nothing is left.
+        """
+        state = self._day_state(snap)
+        if state is None or self.target is None:
+            return None
+        live, abandoned, into, left = state
+        if into < 600.0 or left <= 0.0:
+            return 1.0
+        rate = live / into
+        remaining = rate * left
+        if remaining < 1.0:
+            return 1.0 if abandoned <= self.abandon_cap * live else 0.0
+        allowance = self.abandon_cap * (live + remaining) - abandoned
+        if allowance <= 0.0:
+            return 0.0
+        # The rest of the day's abandons X ~ Poisson(r·L_r) must stay under the allowance B
+        # with margin: E[X] + z·√E[X] ≤ B, so √E[X] ≤ (√(z² + 4B) − z) / 2.
+        z = self.day_z
+        root = (math.sqrt(z * z + 4.0 * allowance) - z) / 2.0
+        allowed_rate = root * root / remaining
+        return min(1.0, float((allowed_rate / self.target) ** self.day_exponent))
+
+    def day_note(self, snap: PacingSnapshot) -> str:
+        state = self._day_state(snap)
+        if state is None:
+            return ""
+        live, abandoned, _, _ = state
+        return f"today {abandoned} of {live} live answers abandoned"
 
     def _spike_ok(self, t: float) -> bool:
         if t - self._spike_at < 60.0:

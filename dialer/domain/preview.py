@@ -24,6 +24,14 @@ AGENT_PREFIX = "agent:"
 DEFAULT_LOCK = timedelta(minutes=15)
 #: The campaign option that overrides :data:`DEFAULT_LOCK`, in seconds.
 LOCK_OPTION = "preview_lock_seconds"
+#: A personal callback is reserved for its agent until this long after the callback time;
+#: then, if the agent has not taken it (away, logged out), any agent may get it.
+DEFAULT_PERSONAL_GRACE = timedelta(hours=1)
+#: The campaign option that overrides :data:`DEFAULT_PERSONAL_GRACE`, in seconds.
+PERSONAL_GRACE_OPTION = "personal_callback_grace_seconds"
+#: The campaign option that turns the auto-dial timer on: seconds after the agent is shown a
+#: record, the desk dials it unless the agent skipped, rescheduled or dialed it first.
+AUTO_DIAL_OPTION = "preview_auto_dial_seconds"
 #: The disposition written when the agent reschedules a record after a call.
 RESCHEDULED = "RESCHEDULED"
 
@@ -68,6 +76,24 @@ def lock_length(options: Mapping[str, object]) -> timedelta:
     if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
         return timedelta(seconds=float(value))
     return DEFAULT_LOCK
+
+
+def _seconds(options: Mapping[str, object], key: str) -> float | None:
+    value = options.get(key)
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return None
+
+
+def personal_grace(options: Mapping[str, object]) -> timedelta:
+    seconds = _seconds(options, PERSONAL_GRACE_OPTION)
+    return timedelta(seconds=seconds) if seconds is not None else DEFAULT_PERSONAL_GRACE
+
+
+def auto_dial_after(options: Mapping[str, object]) -> timedelta | None:
+    """The auto-dial timer, or ``None`` when the campaign has none."""
+    seconds = _seconds(options, AUTO_DIAL_OPTION)
+    return timedelta(seconds=seconds) if seconds is not None else None
 
 
 def parse_disposition(text: str) -> CallResult:

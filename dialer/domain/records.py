@@ -152,6 +152,11 @@ class Record:
     lease_owner: str | None = None
     lease_until: datetime | None = None
     import_id: int | None = None
+    offered_at: datetime | None = None
+    """When the current lease began (a preview record: when the agent was shown it)."""
+    reserved_for: str | None = None
+    """A personal callback's agent, who alone gets the record until ``reserved_until``."""
+    reserved_until: datetime | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "next_dial_at", ensure_aware(self.next_dial_at, name="next_dial_at"))
@@ -185,6 +190,10 @@ class Attempt:
     outcome: CallResult | None = None
     raw_outcome: str | None = None
     was_missed: bool | None = None
+    amd: str | None = None
+    """Answering-machine detection class (``human``, ``machine``, ``fax``, ``unknown``), if AMD ran."""
+    message_played: bool | None = None
+    """The information (abandon) message was played to the callee; ``None`` when unknown."""
     duration_s: float | None = None
     agent: str | None = None
     pacing_reason: str = ""

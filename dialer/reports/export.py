@@ -106,6 +106,10 @@ class ReportFigures:
             "days_over_cap": sum(d.over_cap for d in self.days),
             "contact_rate": _round(p.contact_rate),
             "answering_machines": p.answering_machines,
+            "abandoned_message_played": p.message_played_abandoned,
+            "silent_calls": p.silent_calls,
+            "amd_machines": p.amd_machines,
+            "amd_false_positives_estimated": p.abandonment.amd_false_positives,
             "bad_numbers": p.bad_numbers,
             "was_missed": p.missed,
             "occupancy": _round(self.occupancy),
@@ -168,10 +172,16 @@ def collect_figures(
     tz = ZoneInfo(campaign.zone)
     by_status = reader.record_counts(campaign.id)
 
+    fp_rate = amd_false_positive_rate(campaign)
+
     def tally(since: datetime | None) -> Tally:
+        played, machines = reader.abandon_detail_totals(campaign.id, since=since, until=until)
         return Tally.of(
             reader.outcome_totals(campaign.id, since=since, until=until),
             preview=reader.preview_totals(campaign.id, since=since, until=until),
+            message_played=played,
+            amd_machines=machines,
+            amd_false_positive_rate=fp_rate,
         )
 
     period = tally(since)
@@ -189,13 +199,13 @@ def collect_figures(
         daily = {
             date.fromisoformat(key): tally
             for key, tally in _tallies(
-                reader.period_counts(campaign.id, unit="day", since=lookback, until=until)
+                reader.period_counts(campaign.id, unit="day", since=lookback, until=until), fp_rate
             ).items()
         }
         days = abandonment_by_day(daily, first=first.date(), last=last.date())
         unit = "hour" if last - first <= HOURLY_UP_TO else "day"
         if unit == "hour":
-            counts = _tallies(reader.period_counts(campaign.id, unit="hour", since=since, until=until))
+            counts = _tallies(reader.period_counts(campaign.id, unit="hour", since=since, until=until), fp_rate)
         else:
             counts = {d.isoformat(): t for d, t in daily.items()}
         series = fill_periods(counts.items(), unit=unit, first=first, last=last)
@@ -218,13 +228,23 @@ def collect_figures(
     )
 
 
-def _tallies(counts: Iterable[PeriodCount]) -> dict[str, Tally]:
+def amd_false_positive_rate(campaign: Campaign) -> float:
+    """The campaign's reasoned estimate of people among AMD machines (option
+    ``amd_false_positive_rate``, a fraction; 0 when AMD is not used)."""
+    value = campaign.options.get("amd_false_positive_rate")
+    return float(value) if value else 0.0  # type: ignore[arg-type]
+
+
+def _tallies(counts: Iterable[PeriodCount], fp_rate: float = 0.0) -> dict[str, Tally]:
     out: dict[str, Tally] = {}
     for pc in counts:
         out[pc.period] = out.get(pc.period, Tally()) + Tally(
             by_outcome={pc.outcome: pc.attempts},
             missed=pc.missed,
             preview={pc.outcome: pc.preview} if pc.preview else {},
+            message_played={pc.outcome: pc.message_played} if pc.message_played else {},
+            amd_machines=pc.amd_machines,
+            amd_false_positive_rate=fp_rate,
         )
     return out
 
@@ -257,7 +277,24 @@ def summary_lines(f: ReportFigures, *, truncated: int = 0) -> list[SummaryLine]:
         ),
         ("live answers", p.live_answers, "int", "a person answered (the abandonment denominator)"),
         ("connects", p.connects, "int", "live answers an agent took"),
-        ("abandoned (missed)", p.abandoned, "int", "ABANDONED + DROPPED: answered, no agent in time"),
+        (
+            "abandoned (missed)",
+            p.abandoned,
+            "int",
+            "ABANDONED + DROPPED: answered, no agent in time"
+            + (
+                f"; includes {p.abandonment.amd_false_positives} estimated AMD false positives"
+                if p.abandonment.amd_false_positives
+                else ""
+            ),
+        ),
+        (
+            "abandoned, message played",
+            p.message_played_abandoned,
+            "int",
+            "abandoned calls that heard the information message (Ofcom); still in the rate",
+        ),
+        ("silent abandoned calls", p.silent_calls, "int", "abandoned calls with no information message"),
         ("abandon rate, period", p.abandon_rate, "percent", _rate_note(p, cap_note)),
         (
             "abandon rate, rolling 30 days",

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from dialer.domain.abandonment import AbandonCounts, abandonment_counts
 from dialer.domain.results import CallResult, Category
 
 #: The legal cap on abandoned calls as a share of live answers (FTC TSR, Ofcom).
@@ -43,16 +44,31 @@ class Tally:
     preview: Mapping[str | None, int] = field(default_factory=dict)
     """Of ``by_outcome``, calls agents dialed from the preview desk: not abandonment
     candidates, so ``live_answers`` and ``abandoned`` leave them out."""
+    message_played: Mapping[str | None, int] = field(default_factory=dict)
+    """Of ``by_outcome`` (preview calls left out), attempts that heard the information message."""
+    amd_machines: int = 0
+    """Attempts (preview calls left out) that answering-machine detection classed as a machine."""
+    amd_false_positive_rate: float = 0.0
+    """The campaign's reasoned estimate of people among AMD machines (counted as abandoned)."""
 
     @classmethod
     def of(
-        cls, counts: Mapping[str | None, tuple[int, int]], *, preview: Mapping[str | None, int] | None = None
+        cls,
+        counts: Mapping[str | None, tuple[int, int]],
+        *,
+        preview: Mapping[str | None, int] | None = None,
+        message_played: Mapping[str | None, int] | None = None,
+        amd_machines: int = 0,
+        amd_false_positive_rate: float = 0.0,
     ) -> Tally:
-        """From ``outcome → (attempts, missed)`` (and ``outcome → preview attempts``)."""
+        """From ``outcome → (attempts, missed)`` (and ``outcome → preview attempts``, …)."""
         return cls(
             by_outcome={o: n for o, (n, _) in counts.items()},
             missed=sum(m for _, m in counts.values()),
             preview=dict(preview or {}),
+            message_played=dict(message_played or {}),
+            amd_machines=amd_machines,
+            amd_false_positive_rate=amd_false_positive_rate,
         )
 
     def __add__(self, other: Tally) -> Tally:
@@ -60,14 +76,24 @@ class Tally:
             by_outcome=_merge(self.by_outcome, other.by_outcome),
             missed=self.missed + other.missed,
             preview=_merge(self.preview, other.preview),
+            message_played=_merge(self.message_played, other.message_played),
+            amd_machines=self.amd_machines + other.amd_machines,
+            amd_false_positive_rate=max(self.amd_false_positive_rate, other.amd_false_positive_rate),
+        )
+
+    @property
+    def abandonment(self) -> AbandonCounts:
+        """The abandonment figures (one rule for the reports and the live meter)."""
+        return abandonment_counts(
+            self.by_outcome,
+            preview=self.preview,
+            message_played=self.message_played,
+            amd_machines=self.amd_machines,
+            amd_false_positive_rate=self.amd_false_positive_rate,
         )
 
     def _count(self, test: Callable[[CallResult], bool]) -> int:
         return sum(n for o, n in self.by_outcome.items() if o is not None and test(CallResult(o)))
-
-    def _metered(self, test: Callable[[CallResult], bool]) -> int:
-        """Like :meth:`_count`, without the preview calls."""
-        return self._count(test) - sum(n for o, n in self.preview.items() if o is not None and test(CallResult(o)))
 
     @property
     def preview_attempts(self) -> int:
@@ -88,12 +114,22 @@ class Tally:
     @property
     def live_answers(self) -> int:
         """Live answers counted for the abandonment rate (preview calls excluded)."""
-        return self._metered(lambda r: r.is_live)
+        return self.abandonment.live_answers
 
     @property
     def abandoned(self) -> int:
         """Abandoned calls counted for the abandonment rate (preview calls excluded)."""
-        return self._metered(lambda r: r.is_abandoned)
+        return self.abandonment.abandoned
+
+    @property
+    def message_played_abandoned(self) -> int:
+        """Abandoned calls that got the information message (Ofcom's played-message exception)."""
+        return self.abandonment.message_played
+
+    @property
+    def silent_calls(self) -> int:
+        """Abandoned calls on which no information message was played."""
+        return self.abandonment.silent
 
     @property
     def connects(self) -> int:

@@ -109,6 +109,8 @@ def _attempt_values(a: Attempt) -> dict[str, Any]:
         "category": a.outcome.category.value if a.outcome else None,
         "raw_outcome": a.raw_outcome,
         "was_missed": a.was_missed,
+        "amd": a.amd,
+        "message_played": a.message_played,
         "duration_s": a.duration_s,
         "agent": a.agent,
         "pacing_reason": a.pacing_reason,

@@ -63,6 +63,9 @@ def record(row: Mapping[Any, Any]) -> Record:
         blocked_detail=row["blocked_detail"],
         lease_owner=row["lease_owner"],
         lease_until=row["lease_until"],
+        offered_at=row.get("offered_at"),
+        reserved_for=row.get("reserved_for"),
+        reserved_until=row.get("reserved_until"),
         import_id=row["import_id"],
     )
 
@@ -88,6 +91,8 @@ def attempt(row: Mapping[Any, Any]) -> Attempt:
         outcome=CallResult(row["outcome"]) if row["outcome"] else None,
         raw_outcome=row["raw_outcome"],
         was_missed=row["was_missed"],
+        amd=row.get("amd"),
+        message_played=row.get("message_played"),
         duration_s=row["duration_s"],
         agent=row["agent"],
         pacing_reason=row["pacing_reason"] or "",

@@ -37,6 +37,12 @@ _IN_FLIGHT_NUMBERS = select(attempts_t.c.number_dialed).where(attempts_t.c.ended
 # One lookup in the partial unique index uq_attempts_in_flight_number per candidate record,
 # instead of reading every open attempt (or the whole call history) first.
 _NUMBER_IN_FLIGHT = exists().where(attempts_t.c.number_dialed == records_t.c.phone, attempts_t.c.ended_at.is_(None))
+# A personal callback goes only to its agent until the reservation lapses.
+_NOT_RESERVED_FOR_OTHERS = or_(
+    records_t.c.reserved_for.is_(None),
+    records_t.c.reserved_until <= bindparam("now"),
+    records_t.c.reserved_for == bindparam("agent"),
+)
 
 # The due records of one claim priority, in claim order. Equality on (campaign, status,
 # priority) and a range on next_dial_at: a walk of ix_records_claim that stops after ``lim``
@@ -50,8 +56,23 @@ _CLAIMABLE = (
         records_t.c.priority == bindparam("prio"),
         records_t.c.next_dial_at <= bindparam("now"),
         ~_NUMBER_IN_FLIGHT,
+        _NOT_RESERVED_FOR_OTHERS,
     )
     .order_by(records_t.c.next_dial_at, records_t.c.id)
+    .limit(bindparam("lim"))
+    .with_for_update(skip_locked=True, of=records_t)
+)
+# The due personal callbacks reserved for one agent (the preview desk asks for them first).
+_CLAIMABLE_MINE = (
+    select(records_t.c.id)
+    .where(
+        records_t.c.campaign_id == bindparam("cid"),
+        records_t.c.status == RecordStatus.READY.value,
+        records_t.c.reserved_for == bindparam("agent"),
+        records_t.c.next_dial_at <= bindparam("now"),
+        ~_NUMBER_IN_FLIGHT,
+    )
+    .order_by(records_t.c.priority, records_t.c.next_dial_at, records_t.c.id)
     .limit(bindparam("lim"))
     .with_for_update(skip_locked=True, of=records_t)
 )
@@ -170,7 +191,7 @@ class DialingStore(StoreBase):
     def explain_claim(self, campaign_id: int, *, now: datetime, limit: int = 8) -> list[str]:
         """The database's plan for the claim query (general records), one line per step: for
         the benchmark and the tests that check it walks ``ix_records_claim`` without a sort."""
-        params = {"cid": campaign_id, "prio": CLAIM_PRIORITIES[-1], "now": now, "lim": limit}
+        params = {"cid": campaign_id, "prio": CLAIM_PRIORITIES[-1], "now": now, "lim": limit, "agent": None}
         return self._explain(_CLAIMABLE, params)
 
     def explain_lease_sweep(self, campaign_ids: Sequence[int], *, now: datetime) -> list[str]:
@@ -186,9 +207,20 @@ class DialingStore(StoreBase):
             return [str(row[0]) for row in rows]
 
     def claim_records(
-        self, campaign_id: int, *, limit: int, worker: str, lease_seconds: float, now: datetime
+        self,
+        campaign_id: int,
+        *,
+        limit: int,
+        worker: str,
+        lease_seconds: float,
+        now: datetime,
+        agent: str | None = None,
     ) -> list[Claim]:
         """Lease up to ``limit`` due records, callbacks first, then oldest schedule.
+
+        A personal callback (``reserved_for``) is leased only to its ``agent`` — first, before
+        anything else — until its reservation lapses; then to anyone. Leasing it ends the
+        reservation.
 
         Records whose number already has a call in flight (any campaign) are skipped: at
         most one call per destination is ever ringing. The do-not-call list is read in the
@@ -198,11 +230,16 @@ class DialingStore(StoreBase):
             return []
         with self._tx() as conn:
             ids: list[int] = []
+            mine: set[int] = set()
+            if agent is not None:  # the agent's own personal callbacks first
+                mine_params = {"cid": campaign_id, "now": now, "lim": limit, "agent": agent}
+                ids.extend(conn.execute(_CLAIMABLE_MINE, mine_params).scalars())
+                mine = set(ids)
             for priority in CLAIM_PRIORITIES:
-                params = {"cid": campaign_id, "prio": priority, "now": now, "lim": limit - len(ids)}
-                ids.extend(conn.execute(_CLAIMABLE, params).scalars())
                 if len(ids) >= limit:
                     break
+                params = {"cid": campaign_id, "prio": priority, "now": now, "lim": limit - len(ids), "agent": agent}
+                ids.extend(rid for rid in conn.execute(_CLAIMABLE, params).scalars() if rid not in mine)
             if not ids:
                 return []
             rows = conn.execute(
@@ -212,6 +249,9 @@ class DialingStore(StoreBase):
                     "status": RecordStatus.LEASED.value,
                     "lease_owner": worker,
                     "lease_until": now + timedelta(seconds=lease_seconds),
+                    "offered_at": now,
+                    "reserved_for": None,
+                    "reserved_until": None,
                     "updated_at": now,
                 },
             ).mappings()
@@ -224,7 +264,7 @@ class DialingStore(StoreBase):
                     {"phones": [r.phone for r in records], "scopes": [GLOBAL_SCOPE, campaign_scope(campaign_id)]},
                 ).scalars()
             )
-        records.sort(key=lambda r: (r.record_type == "general", r.next_dial_at, r.id))
+        records.sort(key=lambda r: (r.id not in mine, r.record_type == "general", r.next_dial_at, r.id))
         return [Claim(record=r, on_dnc=r.phone in dnc) for r in records]
 
     def count_in_flight(self, campaign_id: int | None = None) -> int:
@@ -523,6 +563,8 @@ class DialingStore(StoreBase):
                 "category": outcome.category.value,
                 "raw_outcome": ending.raw_outcome,
                 "was_missed": ending.was_missed,
+                "amd": ending.amd,
+                "message_played": ending.message_played,
                 "answered_at": ending.answered_at or arow["answered_at"],
                 "connected_at": ending.connected_at or arow["connected_at"],
                 "duration_s": ending.duration_s,

@@ -50,6 +50,22 @@ class PreviewStore(StoreBase):
         with self._tx() as conn:
             return {owner[len(AGENT_PREFIX) :]: int(n) for owner, n in conn.execute(query)}
 
+    def offered_before(self, campaign_id: int, *, before: datetime) -> list[Record]:
+        """Records on an agent's desk, not dialed yet, shown to the agent at or before ``before``
+        (the preview auto-dial timer), oldest first."""
+        query = (
+            select(records_t)
+            .where(
+                records_t.c.campaign_id == campaign_id,
+                records_t.c.status == RecordStatus.LEASED.value,
+                records_t.c.lease_owner.like(f"{AGENT_PREFIX}%"),
+                records_t.c.offered_at <= before,
+            )
+            .order_by(records_t.c.offered_at, records_t.c.id)
+        )
+        with self._tx() as conn:
+            return [convert.record(r) for r in conn.execute(query).mappings()]
+
     def extend_lock(self, record_id: int, owner: str, *, until: datetime, now: datetime) -> bool:
         """Move the lock's expiry of a record still held by ``owner``; False if it is not."""
         with self._tx() as conn:
@@ -149,9 +165,13 @@ class PreviewStore(StoreBase):
         now: datetime,
         attempt_id: str | None = None,
         disposition: str | None = None,
+        reserved_for: str | None = None,
+        reserved_until: datetime | None = None,
     ) -> Record:
         """Back to ready, not before ``at``, as a callback; the lock is released. With
-        ``attempt_id``, the agent's ``disposition`` is written on that call too."""
+        ``attempt_id``, the agent's ``disposition`` is written on that call too. With
+        ``reserved_for`` (a personal callback) only that agent gets the record until
+        ``reserved_until``."""
         with self._tx() as conn:
             if attempt_id is not None:
                 conn.execute(
@@ -171,6 +191,8 @@ class PreviewStore(StoreBase):
                     "blocked_reason": None,
                     "blocked_detail": reason,
                     "blocked_until": None,
+                    "reserved_for": reserved_for,
+                    "reserved_until": reserved_until if reserved_for is not None else None,
                     "updated_at": now,
                 },
             )

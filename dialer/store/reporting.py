@@ -188,6 +188,10 @@ class PeriodCount(NamedTuple):
     """Of those, how many carried the provider's ``wasMissed`` flag."""
     preview: int = 0
     """Of those, how many agents dialed from the preview desk (not abandonment candidates)."""
+    message_played: int = 0
+    """Of the non-preview ones, how many heard the information message."""
+    amd_machines: int = 0
+    """Of the non-preview ones, how many AMD classed as a machine."""
 
 
 class RejectLine(NamedTuple):
@@ -537,12 +541,20 @@ class ReportReader:
         period = func.substr(self._local(a.created_at, campaign_id), 1, width).label("period")
         missed = func.sum(case((a.was_missed.is_(True), 1), else_=0))
         preview = func.sum(case((a.preview.is_(True), 1), else_=0))
+        own = a.preview.is_not(True)
+        played = func.sum(case((and_(own, a.message_played.is_(True)), 1), else_=0))
+        machines = func.sum(case((and_(own, a.amd == "machine"), 1), else_=0))
         query = (
-            self._placed_in(select(period, a.outcome, func.count(), missed, preview), campaign_id, since, until)
+            self._placed_in(
+                select(period, a.outcome, func.count(), missed, preview, played, machines), campaign_id, since, until
+            )
             .group_by(period, a.outcome)
             .order_by(period)
         )
-        return [PeriodCount(p, o, int(n), int(m or 0), int(v or 0)) for p, o, n, m, v in self._conn.execute(query)]
+        return [
+            PeriodCount(p, o, int(n), int(m or 0), int(v or 0), int(mp or 0), int(am or 0))
+            for p, o, n, m, v, mp, am in self._conn.execute(query)
+        ]
 
     def outcome_totals(
         self, campaign_id: int, *, since: datetime | None = None, until: datetime | None = None
@@ -563,6 +575,20 @@ class ReportReader:
             select(a.outcome, func.count()).where(a.preview.is_(True)), campaign_id, since, until
         ).group_by(a.outcome)
         return {o: int(n) for o, n in self._conn.execute(query)}
+
+    def abandon_detail_totals(
+        self, campaign_id: int, *, since: datetime | None = None, until: datetime | None = None
+    ) -> tuple[dict[str | None, int], int]:
+        """Of :meth:`outcome_totals`, preview calls left out: attempts that heard the information
+        message, by outcome, and attempts that AMD classed as a machine."""
+        a = attempts_t.c
+        played = func.sum(case((a.message_played.is_(True), 1), else_=0))
+        machines = func.sum(case((a.amd == "machine", 1), else_=0))
+        query = self._placed_in(
+            select(a.outcome, played, machines).where(a.preview.is_not(True)), campaign_id, since, until
+        ).group_by(a.outcome)
+        rows = list(self._conn.execute(query))
+        return {o: int(mp) for o, mp, _ in rows if mp}, sum(int(am or 0) for *_, am in rows)
 
     # ------------------------------------------------------------------ rejects
     def reject_lines(self, campaign_id: int, *, batch: int = 5000) -> Iterator[list[RejectLine]]:

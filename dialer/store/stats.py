@@ -55,8 +55,15 @@ class StatsStore(StoreBase):
         return value
 
     def outcome_counts(
-        self, campaign_id: int, *, since: datetime | None = None, until: datetime | None = None
+        self,
+        campaign_id: int,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        amd_false_positive_rate: float = 0.0,
     ) -> OutcomeCounts:
+        """Attempts that ended in ``[since, until)`` by outcome; ``amd_false_positive_rate`` is the
+        campaign's estimate of people among AMD machines (see :mod:`dialer.domain.abandonment`)."""
         conditions = [attempts_t.c.campaign_id == campaign_id, attempts_t.c.ended_at.is_not(None)]
         if since is not None:
             conditions.append(attempts_t.c.ended_at >= since)
@@ -68,6 +75,8 @@ class StatsStore(StoreBase):
                 attempts_t.c.preview,
                 func.count(),
                 func.sum(case((attempts_t.c.was_missed, 1), else_=0)),
+                func.sum(case((attempts_t.c.message_played.is_(True), 1), else_=0)),
+                func.sum(case((attempts_t.c.amd == "machine", 1), else_=0)),
             )
             .where(and_(*conditions))
             .group_by(attempts_t.c.outcome, attempts_t.c.preview)
@@ -76,12 +85,25 @@ class StatsStore(StoreBase):
             rows = conn.execute(query).all()
         by_outcome: dict[str, int] = {}
         preview: dict[str, int] = {}
-        for outcome, is_preview, n, _ in rows:
+        played: dict[str, int] = {}
+        machines = 0
+        for outcome, is_preview, n, _, message, amd_machine in rows:
             if outcome:
                 by_outcome[outcome] = by_outcome.get(outcome, 0) + int(n)
                 if is_preview:
                     preview[outcome] = preview.get(outcome, 0) + int(n)
-        return OutcomeCounts(by_outcome=by_outcome, preview=preview, missed=sum(int(m or 0) for *_, m in rows))
+                elif message:
+                    played[outcome] = played.get(outcome, 0) + int(message)
+                if not is_preview:
+                    machines += int(amd_machine or 0)
+        return OutcomeCounts(
+            by_outcome=by_outcome,
+            preview=preview,
+            missed=sum(int(row[3] or 0) for row in rows),
+            message_played=played,
+            amd_machines=machines,
+            amd_false_positive_rate=amd_false_positive_rate,
+        )
 
     def repeat_history(self, phones: Sequence[str], *, since: datetime) -> dict[str, RepeatHistory]:
         """Per number (E.164, any campaign): when its last abandoned call and its last answering

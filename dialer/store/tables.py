@@ -146,6 +146,11 @@ class RecordRow(Base):
     blocked_detail: Mapped[str | None] = mapped_column(Text)
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When the current lease began (for a preview record: when the agent was shown it)."""
+    reserved_for: Mapped[str | None] = mapped_column(String(100))
+    """A personal callback's agent: no other agent gets the record before ``reserved_until``."""
+    reserved_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -197,6 +202,10 @@ class AttemptRow(Base):
     category: Mapped[str | None] = mapped_column(String(20))
     raw_outcome: Mapped[str | None] = mapped_column(Text)
     was_missed: Mapped[bool | None] = mapped_column(Boolean)
+    amd: Mapped[str | None] = mapped_column(String(16))
+    """Answering-machine detection class: human, machine, fax or unknown (NULL: AMD did not run)."""
+    message_played: Mapped[bool | None] = mapped_column(Boolean)
+    """The information (abandon) message was played to the callee (Ofcom); NULL when unknown."""
     duration_s: Mapped[float | None] = mapped_column(Float)
     agent: Mapped[str | None] = mapped_column(String(200))
     preview: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from dialer.domain.abandonment import AbandonCounts, abandonment_counts
 from dialer.domain.records import Attempt, AttemptState, Record
 from dialer.domain.results import CallResult
 from dialer.domain.treatments import RetryDecision
@@ -43,6 +44,11 @@ class AttemptEnding:
     ended_at: datetime
     raw_outcome: str | None = None
     was_missed: bool | None = None
+    amd: str | None = None
+    """The answering-machine detection class (``human``, ``machine``, ``fax``, ``unknown``);
+    ``None`` when AMD did not run."""
+    message_played: bool | None = None
+    """The information (abandon) message was played to the callee (``None``: not known)."""
     answered_at: datetime | None = None
     connected_at: datetime | None = None
     duration_s: float | None = None
@@ -101,7 +107,10 @@ class DueSummary:
 
 @dataclass(frozen=True, kw_only=True)
 class OutcomeCounts:
-    """Ended attempts by canonical outcome over a period, with the derived totals."""
+    """Ended attempts by canonical outcome over a period, with the derived totals.
+
+    The abandonment figures come from :func:`dialer.domain.abandonment.abandonment_counts`,
+    the same function the reports use."""
 
     by_outcome: Mapping[str, int] = field(default_factory=dict)
     """Every ended attempt, preview calls included."""
@@ -109,23 +118,40 @@ class OutcomeCounts:
     preview: Mapping[str, int] = field(default_factory=dict)
     """Of ``by_outcome``, the calls agents dialed from the preview desk. They are not
     abandonment candidates: ``live_answers`` and ``abandoned`` leave them out."""
+    message_played: Mapping[str, int] = field(default_factory=dict)
+    """Of ``by_outcome`` (preview calls left out), the attempts on which the information
+    message was played, by outcome."""
+    amd_machines: int = 0
+    """Attempts (preview calls left out) that answering-machine detection classed as a machine."""
+    amd_false_positive_rate: float = 0.0
+    """The campaign's reasoned estimate of people among AMD machines (counted as abandoned)."""
 
     @property
     def attempts(self) -> int:
         return sum(self.by_outcome.values())
 
-    def _metered(self, test: Callable[[CallResult], bool]) -> int:
-        return sum(n - self.preview.get(k, 0) for k, n in self.by_outcome.items() if test(CallResult(k)))
+    @property
+    def abandonment(self) -> AbandonCounts:
+        def keyed(counts: Mapping[str, int]) -> dict[str | None, int]:
+            return dict(counts.items())
+
+        return abandonment_counts(
+            keyed(self.by_outcome),
+            preview=keyed(self.preview),
+            message_played=keyed(self.message_played),
+            amd_machines=self.amd_machines,
+            amd_false_positive_rate=self.amd_false_positive_rate,
+        )
 
     @property
     def live_answers(self) -> int:
         """Live answers counted for the abandonment rate (preview calls excluded)."""
-        return self._metered(lambda r: r.is_live)
+        return self.abandonment.live_answers
 
     @property
     def abandoned(self) -> int:
         """Abandoned calls counted for the abandonment rate (preview calls excluded)."""
-        return self._metered(lambda r: r.is_abandoned)
+        return self.abandonment.abandoned
 
     @property
     def preview_attempts(self) -> int:

@@ -91,6 +91,10 @@ class CallUpdate:
     """Canonical result; set when ``state`` is ``ENDED``."""
     raw_outcome: str | None = None
     was_missed: bool | None = None
+    amd: str | None = None
+    """Answering-machine detection class (``human``, ``machine``, ``fax``, ``unknown``) if AMD ran."""
+    message_played: bool | None = None
+    """The information (abandon) message was played to the callee; ``None`` when unknown."""
     agent: str | None = None
     duration_s: float | None = None
     raw: Mapping[str, object] | None = None

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from dialer.domain import phones
 from dialer.domain.clock import ensure_aware
 from dialer.domain.records import AttemptState
+from dialer.domain.results import CallResult
 from dialer.errors import TelephonyRejected
 from dialer.sim.callcentre import CallCentre, CallModel, Phase, SimCall
 from dialer.telephony import evo_mapping
@@ -308,11 +309,23 @@ class SimulatedTelephony:
             outcome=outcome,
             raw_outcome=_text(session, "outcome"),
             was_missed=bool(session.get("wasMissed")) if state is AttemptState.ENDED else None,
+            amd=_amd(centre, outcome),
             agent=_text(session, "answeredByName"),
             duration_s=evo_mapping.duration_seconds(session),
             raw=session if state is AttemptState.ENDED else None,
             caller_id=call.caller_id,
         )
+
+
+def _amd(centre: CallCentre, outcome: CallResult | None) -> str | None:
+    """The simulated flow runs answering-machine detection when the model has machines or AMD
+    errors; its verdict is ``machine`` for calls it released as machines, else ``human``."""
+    m = centre.model
+    if outcome is None or not (m.machine_share or m.amd_false_positive):
+        return None
+    if outcome is CallResult.ANSWERING_MACHINE:
+        return "machine"
+    return "human" if outcome.is_live else None
 
 
 def _text(session: Mapping[str, object], key: str) -> str | None:

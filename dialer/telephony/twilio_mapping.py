@@ -228,6 +228,15 @@ def fold(
     )
 
 
+def message_played(view: CallView) -> bool | None:
+    """Whether an ended call heard the information message: the wait TwiML plays it after the
+    grace time and then leaves the queue, so an abandoned call that *left* the queue heard it;
+    one whose callee hung up first did not. ``None`` for calls that were not abandoned."""
+    if view.outcome is None or not view.outcome.is_abandoned:
+        return None
+    return (view.queue_result or "").lower() == "leave"
+
+
 def view_from_resource(call: Mapping[str, object]) -> CallView:
     """A fetched Call resource (REST polling, no callbacks) as a view."""
     status = str(call.get("status") or "").lower()

@@ -40,6 +40,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from dialer.domain import phones
+from dialer.domain.abandonment import amd_class
 from dialer.domain.records import AttemptState
 from dialer.errors import (
     PlacementUncertain,
@@ -339,6 +340,8 @@ class TwilioTelephony:
             outcome=view.outcome if ended else None,
             raw_outcome=_raw_outcome(view) if ended else None,
             was_missed=view.was_missed if ended else None,
+            amd=amd_class(view.answered_by) if ended else None,
+            message_played=mapping.message_played(view) if ended else None,
             duration_s=view.duration_s,
             raw=dict(raw) if ended else None,
         )

@@ -72,7 +72,8 @@ def _act(request: Request, action: str, form: FormData | None) -> Response:
             flash(request, f"{handle}: {desk.message}")
         elif action == "reschedule":
             at = _callback_time(ctx.store.get_campaign(name).zone, form_value(form, "at"))
-            desk = preview.reschedule(ctx, handle, agent, at, now=now, campaign=name)
+            personal = form_value(form, "personal") == "1"
+            desk = preview.reschedule(ctx, handle, agent, at, now=now, campaign=name, personal=personal)
             flash(request, " ".join([f"{handle}: {desk.message}.", *desk.notes]))
         elif action == "complete":
             desk = preview.complete(ctx, handle, agent, form_value(form, "disposition"), now=now, campaign=name)

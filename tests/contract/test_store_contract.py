@@ -321,6 +321,46 @@ def test_outcome_counts(
     assert store.outcome_counts(c.id, since=clock.now() + timedelta(seconds=1)).attempts == 0
 
 
+def test_outcome_counts_amd_and_message_played(
+    store: SqlStore, campaign_factory: CampaignFactory, record_factory: RecordFactory, clock: VirtualClock
+) -> None:
+    """The AMD class and the information-message flag are stored on the attempt and counted:
+    abandoned calls that heard the message separately from silent ones, machines by AMD class,
+    and the campaign's AMD false-positive estimate added to the abandonment rate."""
+    c = campaign_factory()
+    endings = [
+        AttemptEnding(outcome=CallResult.ANSWER, ended_at=clock.now(), amd="human"),
+        AttemptEnding(outcome=CallResult.ANSWER, ended_at=clock.now(), amd="human"),
+        AttemptEnding(outcome=CallResult.DROPPED, ended_at=clock.now(), amd="human", message_played=True),
+        AttemptEnding(outcome=CallResult.ABANDONED, ended_at=clock.now(), amd="human", message_played=False),
+        *(AttemptEnding(outcome=CallResult.ANSWERING_MACHINE, ended_at=clock.now(), amd="machine") for _ in range(6)),
+    ]
+    for i in range(len(endings)):
+        record_factory(c, handle=f"R-{i}", phone=f"+1212555{i:04d}")
+    claims = claim_one(store, c, clock)
+    for i, (claim, ending) in enumerate(zip(claims, endings, strict=True)):
+        store.begin_attempt(
+            claim.record,
+            attempt_id=f"a-{i}",
+            backend="simulated",
+            mode="predictive",
+            caller_id=None,
+            pacing_reason="",
+            now=clock.now(),
+        )
+        store.finish_attempt(f"a-{i}", ending, decide=retry(), now=clock.now())
+    stored = store.get_attempt("a-2")
+    assert stored is not None and stored.amd == "human" and stored.message_played is True
+    counts = store.outcome_counts(c.id)
+    assert (counts.live_answers, counts.abandoned) == (4, 2)
+    figures = counts.abandonment
+    assert figures.message_played == 1 and figures.silent == 1 and figures.amd_machines == 6
+    # A reasoned estimate: 1 in 6 machines was a person, counted as an abandoned live answer.
+    estimated = store.outcome_counts(c.id, amd_false_positive_rate=1 / 6)
+    assert (estimated.live_answers, estimated.abandoned) == (5, 3)
+    assert estimated.abandonment.amd_false_positives == 1 and estimated.abandonment.silent == 1
+
+
 # -------------------------------------------------------------------- imports
 def test_an_import_is_atomic(store: SqlStore, campaign_factory: CampaignFactory, clock: VirtualClock) -> None:
     c = campaign_factory()

@@ -15,9 +15,10 @@ import re
 import select
 import socket
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pandas as pd
@@ -100,6 +101,33 @@ def _serve(root: Path) -> Iterator[Served]:
                     tz_source="number",
                 )
                 for i in range(200, 205)
+            ],
+            now=now,
+        )
+        timed = ctx.store.create_campaign(
+            build_spec(
+                name="desk-timer",
+                flow_id="flow-desk",
+                mode="preview",
+                caller_ids=("+12125550100",),
+                agents=2,
+                options={"preview_auto_dial_seconds": 60},  # virtual seconds: 2 s of wall time
+            ),
+            now=now,
+        )
+        ctx.store.insert_records(
+            timed.id,
+            [
+                NewRecord(
+                    handle="T-1",
+                    phone="+12125550300",
+                    caller_id=None,
+                    user_data={"customer": "Timed"},
+                    next_dial_at=now,
+                    timezone="America/New_York",
+                    tz_candidates=("America/New_York",),
+                    tz_source="number",
+                )
             ],
             now=now,
         )
@@ -262,6 +290,28 @@ def test_agent_previews_dials_and_completes_a_record(browser: Any, served: Serve
     response = page.goto("/campaigns")
     assert response is not None and response.status == 403
     assert "Not for your role" in page.inner_text(".error-box")
+    page.context.close()
+
+
+def test_the_desk_auto_dials_and_reserves_personal_callbacks(browser: Any, served: Served) -> None:
+    page = log_in(browser, served, "agent")
+    page.goto("/desk/desk-timer")
+    page.click("#next-record")
+    page.wait_for_selector("#auto-dial-at")
+    assert "unless you skip" in page.inner_text("#auto-dial-at")
+    # No click: the timer dials the record and the card follows the call.
+    page.wait_for_selector("#desk-card[data-state=dialing], #desk-card[data-state=awaiting_disposition]")
+    page.wait_for_selector("#desk-card[data-state=awaiting_disposition]", timeout=60_000)
+    later = (served.ctx.clock.now() + timedelta(days=1)).astimezone(ZoneInfo("America/New_York"))
+    page.fill("input[name=at]", later.replace(hour=12, minute=0).strftime("%Y-%m-%dT%H:%M"))
+    page.check("#personal-callback")
+    page.click("#reschedule")
+    page.wait_for_selector(".flash")
+    assert "personal callback for agent agent" in page.inner_text(".flash")
+    record = served.ctx.store.get_record(served.ctx.store.get_campaign("desk-timer").id, "T-1")
+    assert record.reserved_for == "agent" and record.record_type.value == "personal_callback"
+    attempts = served.ctx.store.attempts_for_record(record.id)
+    assert len(attempts) == 1 and attempts[0].preview and attempts[0].agent == "agent"
     page.context.close()
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
-from dialer.daemon import pacing_state
+from dialer.daemon import pacing_state, tick
 from dialer.daemon.runner import run_virtual_until_done
 from dialer.domain.campaigns import Campaign, DialMode
 from dialer.domain.predictive import Predictive
 from dialer.domain.records import AttemptState, NewRecord
+from dialer.domain.results import CallResult
 from dialer.store.repository import SqlStore
+from tests import report_history
 from tests.conftest import VirtualClock
 from tests.integration.test_tick import context
 
@@ -51,4 +55,49 @@ def test_a_predictive_campaign_runs_to_completion(
     assert all(a.state is AttemptState.ENDED for a in attempts)
     reasons = [a.pacing_reason for a in attempts]
     assert any("cold start" in r for r in reasons)  # progressive until 100 live answers
-    assert any(r.startswith("predictive: E[free") for r in reasons)  # then the overflow rule
+    assert any(r.startswith("predictive: E[free") for r in reasons), collections.Counter(r[:60] for r in reasons)
+
+
+def _history(store: SqlStore, campaign: Campaign, *, ended_before: datetime, answers: int, abandoned: int) -> None:
+    """``answers`` live answers, ``abandoned`` of them abandoned, ending over the hours before."""
+    ids = report_history.add_records(store, campaign, answers, now=ended_before, prefix=f"P{campaign.id}")
+    attempts = [
+        report_history.attempt(
+            campaign,
+            rid,
+            ended_before - timedelta(hours=20) + timedelta(seconds=60 * i),
+            CallResult.ABANDONED if i < abandoned else CallResult.ANSWER,
+        )
+        for i, rid in enumerate(ids)
+    ]
+    report_history.add_attempts(store, attempts)
+
+
+def test_after_a_restart_the_budget_reads_the_stored_window(
+    store: SqlStore, campaign_factory: CampaignFactory, clock: VirtualClock
+) -> None:
+    """A daemon that starts after a day of 5 % abandonment dials progressively at once: the
+    policy's budget view is the stored 30-day window, not just what the new process saw."""
+    c = campaign_factory(mode=DialMode.PREDICTIVE, agents=10)
+    _history(store, c, ended_before=clock.now(), answers=600, abandoned=30)
+    ctx = context(store, clock)  # a fresh process: no policy, no meter
+    policy = pacing_state.policy_for(c, ctx)
+    assert isinstance(policy, Predictive)
+    assert policy.budget_view(pacing_state.snapshot(ctx, c, now=clock.now())) == (600, 30)
+    decision = tick.run_tick(ctx, now=clock.now()).campaigns[0]
+    assert "abandonment budget spent (5.00% over 30 days" in decision.reason
+    assert decision.placed == 10  # progressive: one call per idle agent
+
+
+def test_the_stored_window_ages_out_and_the_uk_window_is_24_hours(
+    store: SqlStore, campaign_factory: CampaignFactory, clock: VirtualClock
+) -> None:
+    uk = campaign_factory(mode=DialMode.PREDICTIVE, agents=10, options={"compliance_profile": "uk"})
+    _history(store, uk, ended_before=clock.now(), answers=600, abandoned=30)
+    ctx = context(store, clock)
+    policy = pacing_state.policy_for(uk, ctx)
+    assert isinstance(policy, Predictive)
+    assert policy.budget_view(pacing_state.snapshot(ctx, uk, now=clock.now())) == (600, 30)
+    # 24 h after the last bucket ended, the UK view has forgotten it; a US one would not.
+    later = clock.now() + timedelta(hours=25)
+    assert policy.budget_view(pacing_state.snapshot(ctx, uk, now=later)) == (0, 0)

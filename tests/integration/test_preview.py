@@ -355,3 +355,92 @@ def test_a_record_is_dialed_once_even_if_dial_races_itself(
         tick.place(ctx, c, record, caller_id=None, reason="two", now=clock.now(), preview=True, agent="alice")
     assert len(store.attempts_for_record(record.id)) == 1
     assert store.get_record(c.id, new.handle).status is RecordStatus.DIALING
+
+
+# ------------------------------------------------- personal callbacks, auto-dial
+def test_a_personal_callback_is_reserved_for_its_agent_then_falls_back_to_the_pool(
+    store: SqlStore, campaign_factory: CampaignFactory, record_factory: RecordFactory, clock: VirtualClock
+) -> None:
+    c = preview_campaign(campaign_factory, options={"personal_callback_grace_seconds": 1800})
+    record = record_factory(c)
+    other = record_factory(c)
+    ctx = context(store, clock)
+    assert preview.next_record(ctx, c.name, "alice", now=clock.now()).handle == record.handle  # type: ignore[union-attr]
+    result = preview.reschedule(
+        ctx, record.handle, "alice", clock.now() + timedelta(minutes=10), now=clock.now(), personal=True
+    )
+    assert "personal callback for agent alice" in result.message
+    stored = store.get_record(c.id, record.handle)
+    assert stored.record_type is RecordType.PERSONAL_CALLBACK and stored.reserved_for == "alice"
+    due = result.next_dial_at
+    assert due is not None and stored.reserved_until == due + timedelta(minutes=30)
+    clock.advance_to(due + timedelta(seconds=1))
+    # Due: bob gets the other record, never alice's callback; alice gets hers first.
+    bob = preview.next_record(ctx, c.name, "bob", now=clock.now())
+    assert bob is not None and bob.handle == other.handle
+    preview.skip(ctx, other.handle, "bob", now=clock.now())
+    carol = preview.next_record(ctx, c.name, "carol", now=clock.now())
+    assert carol is not None and carol.handle == other.handle  # still not alice's
+    mine = preview.next_record(ctx, c.name, "alice", now=clock.now())
+    assert mine is not None and mine.handle == record.handle and mine.record_type == "personal_callback"
+    assert store.get_record(c.id, record.handle).reserved_for is None  # taken: the reservation ends
+
+
+def test_a_personal_callback_goes_to_any_agent_when_its_agent_is_away(
+    store: SqlStore, campaign_factory: CampaignFactory, record_factory: RecordFactory, clock: VirtualClock
+) -> None:
+    c = preview_campaign(campaign_factory)  # default grace: 1 hour
+    record = record_factory(c)
+    ctx = context(store, clock)
+    preview.next_record(ctx, c.name, "alice", now=clock.now())
+    result = preview.reschedule(
+        ctx, record.handle, "alice", clock.now() + timedelta(minutes=5), now=clock.now(), personal=True
+    )
+    assert result.next_dial_at is not None
+    clock.advance_to(result.next_dial_at + timedelta(minutes=59))
+    assert preview.next_record(ctx, c.name, "bob", now=clock.now()) is None
+    clock.advance(61)
+    bob = preview.next_record(ctx, c.name, "bob", now=clock.now())
+    assert bob is not None and bob.handle == record.handle
+
+
+def test_the_auto_dial_timer_dials_a_previewed_record_unless_the_agent_acts(
+    store: SqlStore, campaign_factory: CampaignFactory, record_factory: RecordFactory, clock: VirtualClock
+) -> None:
+    c = preview_campaign(campaign_factory, options={"preview_auto_dial_seconds": 20})
+    first = record_factory(c)
+    second = record_factory(c)
+    ctx = context(store, clock)
+    shown = preview.next_record(ctx, c.name, "alice", now=clock.now())
+    assert shown is not None and shown.auto_dial_at == clock.now() + timedelta(seconds=20)
+    clock.advance(19)
+    assert tick.run_tick(ctx, now=clock.now()).in_flight == 0  # not yet
+    clock.advance(1)
+    tick.run_tick(ctx, now=clock.now())
+    attempts = store.attempts_for_record(store.get_record(c.id, first.handle).id)
+    assert len(attempts) == 1 and attempts[0].preview and attempts[0].pacing_reason == "preview: dialed by agent alice"
+    desk = preview.on_desk(ctx, c.name, "alice", now=clock.now())
+    assert desk is not None and desk.state in ("dialing", "awaiting_disposition") and desk.auto_dial_at is None
+    assert any("auto-dialed for agent alice" in message for *_, message in store.campaign_events(c.id))
+    # A record the agent skips in time is never dialed.
+    until_ended(ctx, clock, attempts[0].id)
+    preview.complete(ctx, first.handle, "alice", "ANSWER", now=clock.now())
+    nxt = preview.next_record(ctx, c.name, "bob", now=clock.now())
+    assert nxt is not None and nxt.handle == second.handle
+    preview.skip(ctx, second.handle, "bob", now=clock.now())
+    clock.advance(30)
+    tick.run_tick(ctx, now=clock.now())
+    assert store.attempts_for_record(store.get_record(c.id, second.handle).id) == []
+
+
+def test_without_the_option_nothing_dials_itself(
+    store: SqlStore, campaign_factory: CampaignFactory, record_factory: RecordFactory, clock: VirtualClock
+) -> None:
+    c = preview_campaign(campaign_factory)
+    record = record_factory(c)
+    ctx = context(store, clock)
+    shown = preview.next_record(ctx, c.name, "alice", now=clock.now())
+    assert shown is not None and shown.auto_dial_at is None
+    clock.advance(600)
+    tick.run_tick(ctx, now=clock.now())
+    assert store.attempts_for_record(store.get_record(c.id, record.handle).id) == []

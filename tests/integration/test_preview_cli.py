@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -180,3 +181,18 @@ def test_a_call_dialed_from_the_desk_is_collected_by_another_process(
     after = json.loads(dialer("status", "--record", "R-1", "--json").out)
     assert after["status"] not in ("dialing", "leased", "ready"), after
     assert len(after["history"]) == 1
+
+
+def test_a_personal_callback_from_the_command_line(dialer: Dialer, desk: str) -> None:
+    got = dialer("preview", "next", "--campaign", desk, "--agent", "alice", "--json")
+    assert got.code == 0, got.err
+    assert json.loads(got.out)["record"]["recordHandle"] == "R-1"
+    at = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    moved = dialer("preview", "reschedule", "R-1", "--agent", "alice", "--at", at, "--personal", "--json")
+    assert moved.code == 0, moved.err
+    assert "personal callback for agent alice" in json.loads(moved.out)["message"]
+    time.sleep(2.5)
+    bob = json.loads(dialer("preview", "next", "--campaign", desk, "--agent", "bob", "--json").out)["record"]
+    assert bob["recordHandle"] != "R-1"
+    alice = json.loads(dialer("preview", "next", "--campaign", desk, "--agent", "alice", "--json").out)["record"]
+    assert alice["recordHandle"] == "R-1" and alice["record_type"] == "personal_callback"

@@ -85,7 +85,9 @@ def test_bench_script_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 def test_stress_scenarios_change_the_model() -> None:
     cells = {c.scenario: c for c in bench.stress_cells()}
-    assert set(cells) == {"drift", "talkstep", "agents", "coldstart"}
+    assert set(cells) == {"drift", "talkstep", "agents", "coldstart", "fastfail", "amd", "exp"}
+    assert bench.cell_model(cells["amd"]).amd_false_positive == 0.02
+    assert bench.cell_model(cells["exp"]).talk_distribution == "exponential"
     cc = bench.BenchCentre(agents=20, seed=0)
     bench._stress_update(cc, cells["agents"], 2.5 * 3600, cc.model)
     assert cc.logged_in == 12

@@ -13,6 +13,7 @@ from dialer.domain.predictive import (
     Estimates,
     Predictive,
     expected_positive_part,
+    marginal_calls,
     overflow_calls,
 )
 from tests.conftest import T0
@@ -262,6 +263,64 @@ def test_loop_is_frozen_while_falling_back() -> None:
         pol.decide(_snap(minute * 60, live_answers=live, abandoned=0))
         live += 3  # stays under 100 live answers: cold start the whole time
     assert pol.current_epsilon == start
+
+
+# ------------------------------------------------------------ marginal rule, day budget, AMD
+def test_marginal_rule_places_calls_while_each_ones_overflow_is_under_the_threshold() -> None:
+    base = {"mean_answers": 1.0, "var_answers": 0.5, "mean_free": 6.0, "var_free": 1.0, "hit_rate": 0.2}
+    n = marginal_calls(**base, threshold=0.1, max_calls=200)
+    assert 0 < n < 200
+
+    def over(k: int) -> float:
+        ea = 1.0 + 0.2 * k
+        return expected_positive_part(ea - 6.0, math.sqrt(0.5 + 0.16 * k + 0.25 + 1.0))
+
+    assert over(n) - over(n - 1) <= 0.1 * 0.2 < over(n + 1) - over(n)
+    assert marginal_calls(**base, threshold=0.3, max_calls=200) > n  # more tolerance, more calls
+    assert marginal_calls(**{**base, "mean_free": 0.0, "var_free": 0.0}, threshold=0.1, max_calls=200) == 0
+
+
+def test_auto_rule_is_marginal_for_small_teams_with_its_own_epsilon() -> None:
+    pol = Predictive()
+    assert pol.rule_for(5) == "marginal" and pol.rule_for(20) == "average"
+    small = pol.decide(_snap(0, agents=6, idle_agents=3, busy_elapsed=(60.0,) * 3))
+    assert small.mode == "predictive"
+    assert pol.current_epsilon == pytest.approx(0.05)
+    pol.decide(_snap(1))
+    assert pol.current_epsilon == pytest.approx(0.007)
+    with pytest.raises(ValueError, match="rule"):
+        Predictive(rule="psychic")
+
+
+def test_day_budget_slows_then_stops_a_day_running_over_the_cap() -> None:
+    day = 8 * 3600.0
+    pol = Predictive(day_seconds=day, day_origin=T0)
+    assert pol.target == pytest.approx(0.027)  # every day is held under the cap: aim higher
+    pol.decide(_snap(0, live_answers=500, abandoned=10))
+    on_track = pol.day_factor(_snap(3600, live_answers=1500, abandoned=20))  # 10 of 1000 today
+    assert on_track == 1.0
+    # A small team (100 answers an hour) pays a margin for the noise of the rest of its day.
+    small = pol.day_factor(_snap(3600, live_answers=600, abandoned=11))  # 1 of 100 today
+    assert small is not None and 0.5 < small < 1.0
+    hot = pol.day_factor(_snap(3600, live_answers=600, abandoned=14))  # 4 of 100 in the first hour
+    assert hot is not None and 0.0 < hot < small
+    spent = pol.decide(_snap(4 * 3600, live_answers=900, abandoned=10 + 45))  # 45 of 400 today
+    assert spent.mode == "progressive" and "today's abandonment allowance is spent" in spent.reason
+    # a new day starts with a fresh allowance
+    assert pol.day_factor(_snap(day + 3600, live_answers=1300, abandoned=56)) == 1.0
+    assert Predictive().day_factor(_snap(0)) is None  # off unless configured
+
+
+def test_ringing_calls_are_likelier_live_when_non_live_calls_leave_early() -> None:
+    """AMD and fast failures: non-live attempts that stop ringing early make a call still
+    ringing at 10 s likelier to be a person than when every non-live rings to the timeout."""
+    plain, amd = Estimates(), Estimates()
+    delays = tuple(2.0 + 0.1 * i for i in range(160))
+    plain.rebuild((130.0,) * 50, delays, tau=None)
+    amd.rebuild((130.0,) * 50, delays, tau=None, non_live_times=(3.0,) * 200 + (25.0,) * 200)
+    q_plain, _ = plain.answer_moments((10.0,))
+    q_amd, _ = amd.answer_moments((10.0,))
+    assert q_amd > 1.5 * q_plain
 
 
 # ------------------------------------------------------------------- baselines

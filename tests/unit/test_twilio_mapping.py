@@ -169,3 +169,21 @@ def test_twilio_errors_are_classified(exc: Exception, kind: type, flag: str | No
     if flag:
         assert getattr(error, flag) is True
     assert "\x1b[" not in error.message  # no terminal colours from the library's __str__
+
+
+@pytest.mark.parametrize(
+    ("status", "queue_result", "played"),
+    [
+        ("completed", "leave", True),
+        ("completed", "hangup", False),
+        ("completed", "bridged", None),
+        ("busy", None, None),
+    ],
+)
+def test_the_information_message_is_known_from_how_the_queue_was_left(
+    status: str, queue_result: str | None, played: bool | None
+) -> None:
+    """The wait TwiML plays the message after the grace time and then leaves the queue."""
+    outcome, _ = m.map_result(status, queue_result=queue_result)
+    view = m.CallView(state=AttemptState.ENDED, status=status, queue_result=queue_result, outcome=outcome)
+    assert m.message_played(view) is played
