@@ -179,6 +179,8 @@ class TwilioTelephony:
         self._last_fetch: dict[str, datetime] = {}
         self._claimed: dict[str, str] = {}
         """Call SID → the attempt it belongs to: a call is never matched to two attempts."""
+        self.error_listener: Callable[[TelephonyError, str], None] | None = None
+        """Told of each failure the backend absorbs itself (a call read that failed): (error, operation)."""
 
     # ----------------------------------------------------------------- place
     def _flow(self, request: CallRequest, options: CampaignCallOptions) -> dict[str, Any]:
@@ -314,9 +316,13 @@ class TwilioTelephony:
                 raise error from exc
             if getattr(exc, "status", None) == 404:
                 return None
+            if self.error_listener is not None:
+                self.error_listener(error, "poll")
             log.warning("%s", error.message)
             return None
         except requests.RequestException as exc:
+            if self.error_listener is not None:
+                self.error_listener(TelephonyUnavailable(f"Twilio did not answer: {exc}"), "poll")
             log.warning("Twilio did not answer a read of call %s: %s", sid, type(exc).__name__)
             return None
         return _resource(call)
