@@ -49,7 +49,7 @@ from dialer.errors import (
     TelephonyUnavailable,
 )
 from dialer.telephony import twilio_mapping as mapping
-from dialer.telephony.base import AgentView, CallHandle, CallRequest, CallUpdate, CentreStats, Placement
+from dialer.telephony.base import AgentView, CallHandle, CallRequest, CallUpdate, CentreStats, Placement, http_date
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +151,18 @@ def _sent(exc: requests.RequestException) -> bool:
     return True
 
 
+class DatedHttpClient(TwilioHttpClient):  # type: ignore[misc]
+    """The library's HTTP client, keeping the ``Date`` header of the newest response."""
+
+    last_date: datetime | None = None
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        response = super().request(*args, **kwargs)
+        headers = getattr(response, "headers", None)
+        self.last_date = http_date(headers.get("Date") if headers is not None else None)
+        return response
+
+
 class TwilioTelephony:
     name = "twilio"
 
@@ -168,7 +180,7 @@ class TwilioTelephony:
         self.client = client or Client(
             config.account_sid,
             config.auth_token,
-            http_client=TwilioHttpClient(timeout=config.timeout),
+            http_client=DatedHttpClient(timeout=config.timeout),
             environment={},  # never read TWILIO_* (region, edge) from the environment
         )
         if config.api_base_url:
@@ -431,6 +443,12 @@ class TwilioTelephony:
         if str(account.status or "active") != "active":
             raise TelephonyAuthError(f"Twilio account {self.config.account_sid} is {account.status}, not active")
         return f"Twilio account {account.friendly_name or self.config.account_sid}"
+
+    def provider_time(self) -> datetime | None:
+        """Twilio's clock, from the ``Date`` header of the newest response (None before any, or
+        when the client was built elsewhere)."""
+        http = self.client.http_client
+        return http.last_date if isinstance(http, DatedHttpClient) else None
 
     def check_caller_ids(self, numbers: Sequence[str]) -> Mapping[str, bool]:
         """A caller ID is usable when it is one of the account's numbers or a verified caller ID."""

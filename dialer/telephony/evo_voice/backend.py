@@ -197,6 +197,10 @@ class EvoVoiceTelephony:
         self._ready = True
         return f"Evo Voice at {self.api.base_url}: {who} ({', '.join(roles)}), account {self.account_id or 'default'}"
 
+    def provider_time(self) -> datetime | None:
+        """Evo Voice's clock, from the ``Date`` header of the newest response (None before any)."""
+        return self.api.last_date
+
     def check_caller_ids(self, numbers: Sequence[str]) -> Mapping[str, bool]:
         """Each caller ID is owned when ``GET /endpoints`` lists it as a PhoneNumber endpoint."""
         self._ensure_ready()
