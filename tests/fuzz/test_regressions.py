@@ -9,11 +9,14 @@ from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
+from starlette.testclient import TestClient
 
 from dialer.domain.campaigns import CampaignSpec
-from dialer.errors import ImportFileError
+from dialer.errors import ImportFileError, StoreError
 from dialer.importer import ImportOptions, import_file
 from dialer.store.repository import SqlStore
+from dialer.telephony.twilio_voice import CALLBACK_PATHS, sign
+from dialer.web.twilio_callbacks import create_app as create_receiver
 from tests.conftest import T0
 
 
@@ -87,3 +90,43 @@ def _rewrite(data: bytes, path: Path, *, drop: str | None, edit: tuple[str, byte
             if edit is not None and item.filename == edit[0]:
                 body = re.sub(edit[1], lambda m: edit[2], body, count=1)
             target.writestr(item, body)
+
+
+# ------------------------------------------------------------ Twilio callbacks
+PUBLIC = "https://dialer.example.test"
+
+
+def _receiver(store: SqlStore) -> TestClient:
+    app = create_receiver(store=store, auth_token="tok", public_base_url=PUBLIC, now=lambda: T0)
+    return TestClient(app, base_url=PUBLIC, raise_server_exceptions=False)
+
+
+def _post(client: TestClient, kind: str, form: dict[str, str]) -> int:
+    url = PUBLIC + CALLBACK_PATHS[kind]
+    return client.post(url, data=form, headers={"X-Twilio-Signature": sign("tok", url, form)}).status_code
+
+
+@pytest.mark.parametrize("sequence", ["²", "١٢", "9" * 30])
+def test_a_sequence_number_that_is_not_a_small_integer_is_refused(store: SqlStore, sequence: str) -> None:
+    """Was: 500 — int("²") raised ValueError; thirty nines overflowed the integer column."""
+    with _receiver(store) as client:
+        assert _post(client, "status", {"CallSid": "CA1", "SequenceNumber": sequence}) == 400
+        assert _post(client, "status", {"CallSid": "CA1", "SequenceNumber": "3"}) == 204
+    assert [seq for _, seq, _ in store.provider_events_for(["CA1"])["CA1"]] == [3]
+
+
+@pytest.mark.parametrize("kind", ["status", "amd", "queue"])
+def test_a_nul_character_in_a_callback_is_refused(store: SqlStore, kind: str) -> None:
+    """Was: 500 on PostgreSQL, whose JSON cannot hold U+0000."""
+    with _receiver(store) as client:
+        assert _post(client, kind, {"CallSid": "CA2", "AnsweredBy": "human\x00"}) == 400
+    assert store.provider_events_for(["CA2"]) == {}
+
+
+def test_a_store_failure_answers_503(sqlite_store: SqlStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(**kwargs: object) -> bool:
+        raise StoreError("the database failed: disk I/O error")
+
+    monkeypatch.setattr(sqlite_store, "add_provider_event", broken)
+    with _receiver(sqlite_store) as client:
+        assert _post(client, "status", {"CallSid": "CA3", "SequenceNumber": "1"}) == 503
