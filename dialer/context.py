@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Protocol
 
+from dialer.daemon.events import NoEvents, TickEvents
 from dialer.domain.campaigns import Campaign
 from dialer.domain.clock import Clock, SystemClock
 from dialer.domain.pacing import Meter
@@ -47,6 +48,8 @@ class Context:
     lock: threading.RLock = field(default_factory=threading.RLock)
     """Held while the telephony backend or the per-campaign pacing state above is used, when
     several threads share the context (`dialer web` runs the tick next to its requests)."""
+    events: TickEvents = field(default_factory=NoEvents)
+    """Told of placements, endings and provider errors (the daemon's metrics listen here)."""
 
     def close(self) -> None:
         self.telephony.close()

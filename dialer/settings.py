@@ -138,6 +138,14 @@ class Settings(BaseSettings):
         default=2.0, gt=0, le=60, description="How often the live figures (server-sent events) are refreshed."
     )
 
+    # --- operations
+    metrics_port: int | None = Field(
+        default=None, ge=0, le=65535, description="Serve Prometheus metrics from `dialer run` on this port (0: any)."
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="Interface the metrics endpoint listens on.")
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text (for a terminal) or json (one object a line, for a log shipper)."
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
 
     _config_path: Path = PrivateAttr(default=DEFAULT_CONFIG_FILE)

@@ -8,6 +8,7 @@ from dialer.cli import (  # noqa: F401  (register commands)
     demo,
     dialing,
     dncfile,
+    doctor,
     preview,
     reports,
     sandbox,

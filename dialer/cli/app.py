@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from dialer import __version__
+from dialer import __version__, logs
 from dialer.context import Context, build_context
 from dialer.domain.clock import Clock
 from dialer.errors import DialerError
@@ -61,16 +61,9 @@ pass_state = click.make_pass_decorator(State, ensure=True)
 
 def _configure_logging(settings: Settings, verbose: int) -> None:
     level = logging.DEBUG if verbose > 1 else getattr(logging, settings.log_level.upper(), logging.INFO)
-    if verbose == 0 and level < logging.WARNING:
-        level = logging.WARNING
-    logging.basicConfig(
-        level=level,
-        format="%(message)s",
-        handlers=[RichHandler(console=err, show_path=False, rich_tracebacks=False)],
-        force=True,
-    )
-    for noisy in ("apscheduler", "httpx", "httpcore", "alembic", "twilio"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    if verbose == 0 and level < logging.WARNING and settings.log_format == "text":
+        level = logging.WARNING  # a terminal shows warnings unless -v; JSON logs keep the configured level
+    logs.configure(settings, level=level, text_handler=RichHandler(console=err, show_path=False, rich_tracebacks=False))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,6 +15,8 @@ from rich.table import Table
 from dialer.cli.app import State, cli, err, out, pass_state, print_json
 from dialer.context import Context
 from dialer.daemon import ownership
+from dialer.daemon.metrics import DaemonMetrics
+from dialer.daemon.metrics import serve as serve_metrics
 from dialer.daemon.runner import RunResult, run_once, run_virtual_until_done
 from dialer.daemon.scheduler import Daemon
 from dialer.daemon.tick import TickReport, collect
@@ -22,6 +25,8 @@ from dialer.domain.records import RecordStatus
 from dialer.errors import ConfigError
 from dialer.reports.metrics import run_summary
 from dialer.telephony import BACKENDS
+
+log = logging.getLogger(__name__)
 
 
 def drain(ctx: Context, clock: VirtualClock, *, limit: timedelta = timedelta(hours=2)) -> None:
@@ -39,17 +44,39 @@ def drain(ctx: Context, clock: VirtualClock, *, limit: timedelta = timedelta(hou
 @click.option("--once", is_flag=True, help="One tick, then exit (simulated: also wait for its calls to end).")
 @click.option("--until-done", is_flag=True, help="Run until every record is final (virtual time on simulated).")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome summary as one JSON object.")
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    help="Serve Prometheus metrics on this port at /metrics (0: any free port). [env: DIALER_METRICS_PORT]",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    help="Log lines as text or as one JSON object each (secrets masked). [env: DIALER_LOG_FORMAT]",
+)
 @pass_state
 def run(
-    state: State, campaigns: tuple[str, ...], backend: str | None, once: bool, until_done: bool, as_json: bool
+    state: State,
+    campaigns: tuple[str, ...],
+    backend: str | None,
+    once: bool,
+    until_done: bool,
+    as_json: bool,
+    metrics_port: int | None,
+    log_format: str | None,
 ) -> None:
     """Dial: collect results, pace and place calls on a schedule.
 
     Without --once or --until-done the daemon runs in real time until SIGTERM/Ctrl-C, after
-    which it stops placing calls and collects the results of calls in flight.
+    which it stops placing calls and collects the results of calls in flight. With
+    --metrics-port it serves Prometheus metrics while it runs.
     """
     if once and until_done:
         raise click.UsageError("use just one of --once and --until-done")
+    if metrics_port is not None:
+        state.overrides["metrics_port"] = metrics_port
+    if log_format is not None:
+        state.overrides["log_format"] = log_format
     settings = state.settings()
     backend = backend or settings.backend
     names = list(campaigns) or None
@@ -71,10 +98,17 @@ def run(
                     drain(ctx, clock)
             extra.update({"placed": report.placed, "decisions": {c.campaign: c.reason for c in report.campaigns}})
         else:
-            daemon = Daemon(ctx, campaigns=names, until_done=until_done, on_tick=None if as_json else _print_tick)
+            metrics = DaemonMetrics(backend=backend) if settings.metrics_port is not None else None
+            daemon = Daemon(
+                ctx,
+                campaigns=names,
+                until_done=until_done,
+                on_tick=None if as_json else _print_tick,
+                metrics=metrics,
+            )
             if not as_json:
                 err.print(f"dialer running ({backend}); Ctrl-C stops placing calls and collects those in flight")
-            with webhook_receiver(ctx):
+            with webhook_receiver(ctx), metrics_endpoint(ctx, metrics):
                 res = daemon.run()
             extra.update(
                 {
@@ -164,6 +198,19 @@ def webhook_receiver(ctx: Context) -> Iterator[None]:
         yield
     finally:
         server.stop()
+
+
+@contextmanager
+def metrics_endpoint(ctx: Context, metrics: DaemonMetrics | None) -> Iterator[None]:
+    """Serve ``metrics`` on DIALER_METRICS_HOST:DIALER_METRICS_PORT while the daemon runs."""
+    if metrics is None or ctx.settings.metrics_port is None:
+        yield
+        return
+    metrics.refresh(ctx, now=ctx.clock.now(), force=True)
+    with serve_metrics(metrics, host=ctx.settings.metrics_host, port=ctx.settings.metrics_port) as url:
+        err.print(f"serving Prometheus metrics on {url}")
+        log.info("serving Prometheus metrics on %s", url, extra={"action": "metrics", "url": url})
+        yield
 
 
 def _run_result(result: RunResult) -> dict[str, object]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from dialer.context import Context
-from dialer.domain.campaigns import CampaignStatus
+from dialer.domain.campaigns import Campaign, CampaignStatus
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +40,7 @@ def check(ctx: Context, *, campaigns: Sequence[str] | None = None, now: datetime
         for c in ctx.store.list_campaigns(status=CampaignStatus.ACTIVE)
         if (campaigns is None or c.name in campaigns) and (ctx.fence is None or ctx.fence.owns(c.id))
     ]
-    wanted: dict[str, dict[str, int]] = {}
-    for campaign in selected:
-        numbers = dict.fromkeys(campaign.caller_ids, 0)
-        numbers.update(ctx.store.record_caller_ids(campaign.id))
-        wanted[campaign.name] = numbers
+    wanted = {campaign.name: caller_ids_wanted(ctx, campaign) for campaign in selected}
     every = sorted({n for numbers in wanted.values() for n in numbers})
     owned = ctx.telephony.check_caller_ids(every) if every else {}
     paused: dict[str, str] = {}
@@ -63,6 +59,14 @@ def check(ctx: Context, *, campaigns: Sequence[str] | None = None, now: datetime
         paused[campaign.name] = reason
     log.info("preflight: %s; %d caller IDs checked", who, len(every))
     return PreflightReport(telephony=who, caller_ids_checked=len(every), paused=paused)
+
+
+def caller_ids_wanted(ctx: Context, campaign: Campaign) -> dict[str, int]:
+    """Every caller ID the campaign would send: its own list (0) and its records' still to be
+    dialed (how many records carry each)."""
+    numbers = dict.fromkeys(campaign.caller_ids, 0)
+    numbers.update(ctx.store.record_caller_ids(campaign.id))
+    return numbers
 
 
 def _describe(number: str, *, in_campaign: bool, records: int) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,10 +38,12 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from dialer.context import Context
 from dialer.daemon import ownership, preflight
+from dialer.daemon.events import error_kind
+from dialer.daemon.metrics import DaemonMetrics
 from dialer.daemon.report_jobs import ReportJobs
 from dialer.daemon.runner import campaign_ids
 from dialer.daemon.tick import TickReport, collect, reconcile_in_flight, run_tick
-from dialer.errors import DialerError, StoreError
+from dialer.errors import DialerError, StoreError, TelephonyError
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +108,14 @@ class Daemon:
         on_tick: Callable[[TickReport], None] | None = None,
         install_signals: bool = True,
         background: bool = False,
+        metrics: DaemonMetrics | None = None,
     ) -> None:
         self.ctx = ctx
+        self.metrics = metrics
+        if metrics is not None:
+            ctx.events = metrics
+            if hasattr(ctx.telephony, "error_listener"):  # failures the adapter absorbs (a poll backing off)
+                ctx.telephony.error_listener = metrics.absorbed_error
         self.campaigns = list(campaigns) if campaigns else None
         self.until_done = until_done
         self.on_tick = on_tick
@@ -144,13 +153,19 @@ class Daemon:
 
     def tick(self) -> None:
         with self.ctx.lock:
-            self._tick()
+            started = time.perf_counter()
+            ok = self._tick()
+            if self.metrics is not None:
+                self.metrics.tick_done(seconds=time.perf_counter() - started, ok=ok, at=time.time())
+                if ok:
+                    self.metrics.refresh(self.ctx, now=self.ctx.clock.now())
 
     def _shutdown(self) -> None:
         self._finished.set()
         self.scheduler.shutdown(wait=False)
 
-    def _tick(self) -> None:
+    def _tick(self) -> bool:
+        """One tick; False when it failed."""
         now = self.ctx.clock.now()
         try:
             if self._stopping.is_set():
@@ -159,7 +174,7 @@ class Daemon:
                 finally:  # the grace period holds even when collecting fails
                     self._exit_if_done(now)
                 self.failures.succeeded(now=now)
-                return
+                return True
             if self.pacers is not None:
                 self.pacers.hand_over()
             fresh = self.pacers.take_fresh() if self.pacers is not None else set()
@@ -177,8 +192,12 @@ class Daemon:
                     self.result.done = True
                     self._shutdown()
             self.failures.succeeded(now=now)
+            return True
         except Exception as exc:  # one bad tick must not kill the daemon; the next tick retries
+            if isinstance(exc, TelephonyError):  # the poll (placements are counted by the tick)
+                self.ctx.events.provider_error(backend=self.ctx.telephony.name, kind=error_kind(exc), operation="poll")
             self.failures.failed(exc, now=now)
+            return False
 
     def _exit_if_done(self, now: datetime) -> None:
         """While stopping: exit once nothing is in flight, or when the grace period is over."""

@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 
 from dialer.context import Context
 from dialer.daemon import pacing_state
+from dialer.daemon.events import error_kind
 from dialer.domain import compliance, pacing, windows
 from dialer.domain import preview as preview_rules
 from dialer.domain.campaigns import Campaign, CampaignStatus, DialMode
@@ -229,6 +230,7 @@ def collect(
                 continue
             ended += reconcile_attempt(ctx, handle, campaign=campaign, now=now)
         except TelephonyError as exc:  # still in doubt: never redialed until the provider answers
+            ctx.events.provider_error(backend=ctx.telephony.name, kind=error_kind(exc), operation="reconcile")
             log.warning("attempt %s stays unsettled: %s", attempt.attempt_id, exc)
     return len(updates), ended, len(in_flight)
 
@@ -297,6 +299,7 @@ def apply_update(ctx: Context, update: CallUpdate, *, campaign: Campaign, now: d
     )
     if finished is None:
         return 0
+    ctx.events.ended(campaign=campaign.name, result=outcome.value)
     if not finished.attempt.preview:  # agents' preview calls are never abandonment candidates
         pacing_state.observe_ending(ctx, campaign, finished.attempt)
     if outcome is CallResult.DO_NOT_CALL:
@@ -682,7 +685,13 @@ def _dial(
         agent=agent,
     )
     try:
-        placement = ctx.telephony.place_call(request, now=now)
+        try:
+            placement = ctx.telephony.place_call(request, now=now)
+        except TelephonyError as exc:
+            ctx.events.provider_error(backend=ctx.telephony.name, kind=error_kind(exc), operation="place")
+            if isinstance(exc, PlacementUncertain):
+                ctx.events.placed(campaign=campaign.name, backend=ctx.telephony.name)
+            raise
     except TelephonyRejected as exc:
         result = CallResult.SIT_INVALID_NUM if exc.bad_number else CallResult.DIAL_ERROR
         _end_unplaced(ctx, campaign, attempt_id, result, str(exc), now=now)
@@ -710,6 +719,7 @@ def _dial(
     except TelephonyUnavailable as exc:
         _release_unplaced(ctx, attempt_id, f"provider unavailable: {exc}", retry_at=now + UNAVAILABLE_BACKOFF, now=now)
         return "provider_unavailable", None
+    ctx.events.placed(campaign=campaign.name, backend=ctx.telephony.name)
     return "placed", AttemptProgress(
         state=AttemptState.PLACED,
         provider_ref=placement.provider_ref,
@@ -728,6 +738,7 @@ def _end_unplaced(
         decide=lambda record, r: decide_next(campaign, record, r, now=now),
         now=now,
     )
+    ctx.events.ended(campaign=campaign.name, result=result.value)
 
 
 def _release_unplaced(ctx: Context, attempt_id: str, error: str, *, retry_at: datetime, now: datetime) -> None:
@@ -754,5 +765,6 @@ def reconcile_in_flight(ctx: Context, *, now: datetime, only: Collection[int] | 
         try:
             settled += reconcile_attempt(ctx, handle_for(call, campaign.name, ctx), campaign=campaign, now=now)
         except TelephonyError as exc:  # the tick retries it; the record stays out of dialing
+            ctx.events.provider_error(backend=ctx.telephony.name, kind=error_kind(exc), operation="reconcile")
             log.warning("attempt %s left in flight could not be reconciled yet: %s", call.attempt_id, exc)
     return settled

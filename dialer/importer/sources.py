@@ -251,9 +251,8 @@ def _open_csv(path: Path, options: SourceOptions) -> Iterator[Table]:
             sample = text.read(SAMPLE_CHARS)
             complete = len(sample) < SAMPLE_CHARS
             text.seek(0)
-        except UnicodeDecodeError as exc:
-            byte = exc.object[exc.start : exc.start + 1].hex()
-            raise decode_error(path, encoding, byte, line=None) from exc
+        except UnicodeError as exc:  # UnicodeDecodeError, or a UTF-16 stream with no BOM
+            raise unicode_failure(path, encoding, exc, line=None) from exc
         if not sample.strip():
             raise ImportFileError(f"{path.name} is empty; it needs a header row and at least one record")
         delimiter = options.delimiter or sniff_delimiter(sample, complete=complete)
@@ -297,9 +296,8 @@ def _csv_rows(
                 yield line, pending
             line += 1
             pending = row
-    except UnicodeDecodeError as exc:
-        byte = exc.object[exc.start : exc.start + 1].hex() if isinstance(exc.object, bytes) else "?"
-        raise decode_error(path, encoding, byte, line=line + 1) from exc
+    except UnicodeError as exc:
+        raise unicode_failure(path, encoding, exc, line=line + 1) from exc
     except csv.Error as exc:
         if "field limit" in str(exc):
             raise ImportFileError(
@@ -335,6 +333,22 @@ def csv_rows_from(
         yield _csv_rows(path, text, delimiter, encoding, first_line)
     finally:
         text.close()
+
+
+def unicode_failure(path: Path, encoding: str, exc: UnicodeError, *, line: int | None) -> ImportFileError:
+    """The refusal for a file that does not decode as ``encoding``."""
+    if isinstance(exc, UnicodeDecodeError):
+        byte = exc.object[exc.start : exc.start + 1].hex() if isinstance(exc.object, bytes) else "?"
+        return decode_error(path, encoding, byte, line=line)
+    if codecs.lookup(encoding).name == "utf-16":  # the plain codec needs a byte-order mark to know the order
+        return ImportFileError(
+            f"{path.name} has no UTF-16 byte-order mark, so its byte order is unknown. Pass --encoding utf-16-le "
+            "(Windows) or --encoding utf-16-be, or leave --encoding out to detect it."
+        )
+    return ImportFileError(
+        f"{path.name} cannot be decoded as {encoding} ({exc}). Pass the file's real encoding with --encoding, or "
+        "leave --encoding out to detect it."
+    )
 
 
 def decode_error(path: Path, encoding: str, byte: str, *, line: int | None) -> ImportFileError:
@@ -402,10 +416,12 @@ def _open_xlsx(path: Path, options: SourceOptions) -> Iterator[Table]:
                     f"{path.name} has no sheet {options.sheet!r}; sheets are: {', '.join(names)}. Pass --sheet NAME."
                 )
             sheet = book[options.sheet]
-        else:
+        elif book.worksheets:
             sheet = book.worksheets[0]
+        else:
+            raise ImportFileError(f"{path.name} has no worksheet (only charts, or none). Put the records on a sheet.")
         done = [0]
-        header, rows, header_line = _header(path, _xlsx_rows(sheet, done), options)
+        header, rows, header_line = _header(path, _xlsx_rows(path, sheet, done), options)
         yield Table(
             path=path,
             kind="xlsx",
@@ -415,17 +431,40 @@ def _open_xlsx(path: Path, options: SourceOptions) -> Iterator[Table]:
             sheets=tuple(names),
             sha256=_file_sha256(path),
             header_line=header_line,
-            size=int(sheet.max_row or 0),
+            size=_max_row(sheet),
             _rows_done=done,
         )
     finally:
         book.close()
 
 
-def _xlsx_rows(sheet: object, done: list[int]) -> Iterator[tuple[int, list[str]]]:
-    for line, row in enumerate(sheet.iter_rows(min_row=1, min_col=1), start=1):  # type: ignore[attr-defined]
+def _max_row(sheet: Any) -> int:
+    """The sheet's row count as its dimension says (progress only; 0 when unknown or damaged)."""
+    try:
+        return int(sheet.max_row or 0)
+    except Exception:  # a damaged dimension element: progress is shown without a total
+        return 0
+
+
+def _xlsx_rows(path: Path, sheet: object, done: list[int]) -> Iterator[tuple[int, list[str]]]:
+    """The sheet's rows. A read-only workbook is parsed as it is read, so damage inside the
+    sheet (a cut or corrupted archive member, broken XML) shows up here, not when it opens."""
+    rows = sheet.iter_rows(min_row=1, min_col=1)  # type: ignore[attr-defined]
+    line = 0
+    while True:
+        try:
+            row = next(rows)
+            cells = [cell_text(c.value, getattr(c, "number_format", None)) for c in row]
+        except StopIteration:
+            return
+        except Exception as exc:  # zipfile, zlib, XML and openpyxl errors alike: the file is damaged
+            raise ImportFileError(
+                f"{path.name} is damaged after row {line} ({type(exc).__name__}: {exc}); nothing was imported. "
+                "Open it in a spreadsheet program and save it again as XLSX."
+            ) from exc
+        line += 1
         done[0] = line
-        yield line, [cell_text(c.value, getattr(c, "number_format", None)) for c in row]
+        yield line, cells
 
 
 def cell_text(value: object, number_format: str | None = None) -> str:

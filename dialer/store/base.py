@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import URL, Connection, Engine, RowMapping, Table, bindparam, select, text, update
@@ -144,6 +145,29 @@ class StoreBase:
 
     def schema_revision(self) -> str | None:
         return migrate.current_revision(self.engine)
+
+    def schema_status(self) -> tuple[str | None, str | None]:
+        """(the database's migration, the newest this dialer knows), without changing anything.
+        Raises :class:`StoreError` when the database cannot be reached, naming the fix; an
+        SQLite file that does not exist yet is reported so rather than created."""
+        url = self.engine.url
+        where = url.render_as_string(hide_password=True)
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            if not Path(url.database).exists():
+                raise StoreError(
+                    f"there is no database at {url.database} yet. Run `dialer db upgrade` to create it, or point "
+                    "DIALER_DATABASE_URL at the existing one."
+                )
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return migrate.current_revision(self.engine), migrate.head_revision()
+        except SQLAlchemyError as exc:
+            cause = getattr(exc, "orig", None) or exc
+            raise StoreError(
+                f"cannot reach the database {where}: {str(cause).strip()}. Check DIALER_DATABASE_URL and that the "
+                "server is running and accepts this user."
+            ) from exc
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:

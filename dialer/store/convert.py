@@ -10,9 +10,22 @@ from dialer.domain.imports import ImportSummary
 from dialer.domain.records import Attempt, AttemptState, Record, RecordStatus, RecordType
 from dialer.domain.results import CallResult
 from dialer.domain.windows import CallingWindow
+from dialer.errors import StoreError
 
 
 def campaign(row: Mapping[Any, Any]) -> Campaign:
+    """A campaign row; a row that no longer validates (written by hand or by another version)
+    is a :class:`StoreError` naming the campaign, not a crash of whoever listed campaigns."""
+    try:
+        return _campaign(row)
+    except (ValueError, TypeError) as exc:
+        raise StoreError(
+            f"campaign {row['name']!r} in the database is invalid: {exc}. Correct its row in the campaigns table, "
+            "or recreate it under a new name with `dialer campaign create`"
+        ) from exc
+
+
+def _campaign(row: Mapping[Any, Any]) -> Campaign:
     return Campaign(
         id=row["id"],
         name=row["name"],

@@ -50,7 +50,7 @@ from dialer.errors import (
     TelephonyUnavailable,
 )
 from dialer.telephony import twilio_mapping as mapping
-from dialer.telephony.base import AgentView, CallHandle, CallRequest, CallUpdate, CentreStats, Placement
+from dialer.telephony.base import AgentView, CallHandle, CallRequest, CallUpdate, CentreStats, Placement, http_date
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +152,18 @@ def _sent(exc: requests.RequestException) -> bool:
     return True
 
 
+class DatedHttpClient(TwilioHttpClient):  # type: ignore[misc]
+    """The library's HTTP client, keeping the ``Date`` header of the newest response."""
+
+    last_date: datetime | None = None
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        response = super().request(*args, **kwargs)
+        headers = getattr(response, "headers", None)
+        self.last_date = http_date(headers.get("Date") if headers is not None else None)
+        return response
+
+
 class TwilioTelephony:
     name = "twilio"
 
@@ -169,7 +181,7 @@ class TwilioTelephony:
         self.client = client or Client(
             config.account_sid,
             config.auth_token,
-            http_client=TwilioHttpClient(timeout=config.timeout),
+            http_client=DatedHttpClient(timeout=config.timeout),
             environment={},  # never read TWILIO_* (region, edge) from the environment
         )
         if config.api_base_url:
@@ -180,6 +192,8 @@ class TwilioTelephony:
         self._last_fetch: dict[str, datetime] = {}
         self._claimed: dict[str, str] = {}
         """Call SID → the attempt it belongs to: a call is never matched to two attempts."""
+        self.error_listener: Callable[[TelephonyError, str], None] | None = None
+        """Told of each failure the backend absorbs itself (a call read that failed): (error, operation)."""
 
     # ----------------------------------------------------------------- place
     def _flow(self, request: CallRequest, options: CampaignCallOptions) -> dict[str, Any]:
@@ -315,9 +329,13 @@ class TwilioTelephony:
                 raise error from exc
             if getattr(exc, "status", None) == 404:
                 return None
+            if self.error_listener is not None:
+                self.error_listener(error, "poll")
             log.warning("%s", error.message)
             return None
         except requests.RequestException as exc:
+            if self.error_listener is not None:
+                self.error_listener(TelephonyUnavailable(f"Twilio did not answer: {exc}"), "poll")
             log.warning("Twilio did not answer a read of call %s: %s", sid, type(exc).__name__)
             return None
         return _resource(call)
@@ -428,6 +446,12 @@ class TwilioTelephony:
         if str(account.status or "active") != "active":
             raise TelephonyAuthError(f"Twilio account {self.config.account_sid} is {account.status}, not active")
         return f"Twilio account {account.friendly_name or self.config.account_sid}"
+
+    def provider_time(self) -> datetime | None:
+        """Twilio's clock, from the ``Date`` header of the newest response (None before any, or
+        when the client was built elsewhere)."""
+        http = self.client.http_client
+        return http.last_date if isinstance(http, DatedHttpClient) else None
 
     def check_caller_ids(self, numbers: Sequence[str]) -> Mapping[str, bool]:
         """A caller ID is usable when it is one of the account's numbers or a verified caller ID."""

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from dialer.errors import DialerError
 from dialer.store.repository import SqlStore
 from dialer.telephony.twilio_voice import CALLBACK_PATHS, signature_valid
 
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 #: Status callbacks without a SequenceNumber are keyed by the status's place in the call.
 _STATUS_RANK = {"queued": 0, "initiated": 0, "ringing": 1, "in-progress": 2}
 TWIML = "application/xml"
+#: Twilio's SequenceNumber counts a call's callbacks; more digits than this is not one.
+MAX_SEQUENCE_DIGITS = 9
 
 
 def create_app(
@@ -44,8 +47,8 @@ def create_app(
     base = public_base_url.rstrip("/")
 
     async def verified_form(request: Request) -> dict[str, str] | None:
-        form = await request.form()
-        params = {k: str(v) for k, v in form.multi_items()}
+        form = await request.form(max_files=0, max_fields=200)
+        params = {k: v for k, v in form.multi_items() if isinstance(v, str)}
         url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
         if not signature_valid(auth_token, url, params, request.headers.get("x-twilio-signature", "")):
             client = request.client.host if request.client else "unknown"
@@ -55,6 +58,12 @@ def create_app(
             return None
         return params
 
+    def malformed(params: dict[str, str]) -> Response | None:
+        """A signed callback the store cannot keep as sent: Twilio never sends a NUL character."""
+        if any("\x00" in k or "\x00" in v for k, v in params.items()):
+            return PlainTextResponse("NUL characters are not accepted in a callback", status_code=400)
+        return None
+
     def forbidden() -> Response:
         return PlainTextResponse("invalid signature", status_code=403)
 
@@ -62,11 +71,16 @@ def create_app(
         params = await verified_form(request)
         if params is None:
             return forbidden()
+        if (refusal := malformed(params)) is not None:
+            return refusal
         sid = params.get("CallSid", "")
         if not sid:
             return PlainTextResponse("CallSid missing", status_code=400)
         raw_seq = params.get("SequenceNumber")
-        if raw_seq is not None and raw_seq.isdigit():
+        if raw_seq is not None:
+            # ASCII digits only: str.isdigit() also accepts "²" and "١", which int() refuses or misreads.
+            if not (raw_seq.isascii() and raw_seq.isdigit() and len(raw_seq) <= MAX_SEQUENCE_DIGITS):
+                return PlainTextResponse("SequenceNumber must be a whole number", status_code=400)
             sequence = int(raw_seq)
         else:
             sequence = 1000 + _STATUS_RANK.get(params.get("CallStatus", "").lower(), 3)
@@ -77,6 +91,8 @@ def create_app(
         params = await verified_form(request)
         if params is None:
             return forbidden()
+        if (refusal := malformed(params)) is not None:
+            return refusal
         store.add_provider_event(
             provider_ref=params.get("CallSid", ""), kind="amd", sequence=0, payload=params, now=now()
         )
@@ -86,6 +102,8 @@ def create_app(
         params = await verified_form(request)
         if params is None:
             return forbidden()
+        if (refusal := malformed(params)) is not None:
+            return refusal
         store.add_provider_event(
             provider_ref=params.get("CallSid", ""), kind="queue", sequence=0, payload=params, now=now()
         )
@@ -112,5 +130,13 @@ def create_app(
             Route(CALLBACK_PATHS["amd"], amd, methods=["POST"]),
             Route(CALLBACK_PATHS["queue"], queue, methods=["POST"]),
             Route(CALLBACK_PATHS["wait"], wait, methods=["POST"]),
-        ]
+        ],
+        exception_handlers={DialerError: unavailable},
     )
+
+
+async def unavailable(request: Request, exc: Exception) -> Response:
+    """The store could not keep the callback (the database is down, its disk full): 503, so the
+    sender may retry; the dialer's REST fallback fetches calls whose callbacks never arrived."""
+    log.error("could not store a Twilio callback to %s: %s", request.url.path, exc)
+    return PlainTextResponse("the dialer cannot store this callback right now", status_code=503)

@@ -21,6 +21,7 @@ import httpx
 
 from dialer.errors import PlacementUncertain, TelephonyError, TelephonyRejected, TelephonyUnavailable
 from dialer.telephony import evo_mapping
+from dialer.telephony.base import http_date
 from dialer.telephony.evo_mapping import error_from_response
 
 READ_ATTEMPTS = 3
@@ -142,7 +143,10 @@ class EvoVoiceApi:
             headers={"Accept": "application/json", "Content-Type": "application/json"},
             transport=transport,
             follow_redirects=False,
+            event_hooks={"response": [self._note_date]},
         )
+        self.last_date: datetime | None = None
+        """The ``Date`` header of the newest response: Evo Voice's clock (`dialer doctor`)."""
         self._attempts = max(1, read_attempts)
         self._backoff = backoff
         self._backoff_cap = backoff_cap
@@ -151,6 +155,9 @@ class EvoVoiceApi:
 
     def close(self) -> None:
         self._client.close()
+
+    def _note_date(self, response: httpx.Response) -> None:
+        self.last_date = http_date(response.headers.get("date"))
 
     # ------------------------------------------------------------ operations
     def auth_status(self) -> dict[str, Any]:

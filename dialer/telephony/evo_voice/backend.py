@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -123,6 +123,8 @@ class EvoVoiceTelephony:
         self._cool_until: datetime | None = None
         self._cool_step = COOL_DOWN
         self._poll_failures = 0
+        #: Told of each failure the backend absorbs itself (a poll that backs off): (error, operation).
+        self.error_listener: Callable[[TelephonyError, str], None] | None = None
         self._poll_paused_until: datetime | None = None
         self._live_enabled = live_calls
         self._live_next: datetime | None = None
@@ -194,6 +196,10 @@ class EvoVoiceTelephony:
             )
         self._ready = True
         return f"Evo Voice at {self.api.base_url}: {who} ({', '.join(roles)}), account {self.account_id or 'default'}"
+
+    def provider_time(self) -> datetime | None:
+        """Evo Voice's clock, from the ``Date`` header of the newest response (None before any)."""
+        return self.api.last_date
 
     def check_caller_ids(self, numbers: Sequence[str]) -> Mapping[str, bool]:
         """Each caller ID is owned when ``GET /endpoints`` lists it as a PhoneNumber endpoint."""
@@ -355,6 +361,8 @@ class EvoVoiceTelephony:
 
     def _poll_failed(self, exc: TelephonyError, *, now: datetime) -> None:
         self._poll_failures += 1
+        if self.error_listener is not None:
+            self.error_listener(exc, "poll")
         wait = min(POLL_BACKOFF_CAP, self.poll_interval * 2 ** min(self._poll_failures, 10))
         self._poll_paused_until = now + wait
         if exc.status == 429:
