@@ -83,6 +83,25 @@ class TelephonyError(DialerError):
 class TelephonyUnavailable(TelephonyError):
     """The telephony provider is unavailable; the dialer backs off and tries again."""
 
+    #: Seconds the provider asked the dialer to wait (``Retry-After`` of a 429 or 503), when it said.
+    retry_after: float | None = None
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, code=code, status=status)
+        self.retry_after = retry_after
+
+    @property
+    def rate_limited(self) -> bool:
+        """The provider said "too many requests" (HTTP 429): a cool-down for the whole account."""
+        return self.status == 429
+
 
 class TelephonyRejected(TelephonyError):
     """The telephony provider rejected the request; it will not succeed if sent again."""

@@ -402,6 +402,15 @@ def pace_campaign(ctx: Context, campaign: Campaign, *, now: datetime, worker: st
             wanted=decision.calls_to_place,
             capped_by=capped.capped_by,
         )
+    cooling = ctx.telephony.cooling_until(now=now)
+    if cooling is not None:  # no record is claimed while the provider asks the dialer to wait
+        return CampaignTick(
+            campaign=campaign.name,
+            reason=f"provider_rate_limited: {ctx.telephony.name} asked the dialer to slow down (HTTP 429); "
+            f"dialing resumes at {cooling:%H:%M:%S} UTC",
+            wanted=decision.calls_to_place,
+            capped_by="provider_rate_limit",
+        )
     placed, blocked, errors = dial_records(
         ctx, campaign, capped.calls_to_place, reason=capped.reason, now=now, worker=worker
     )
@@ -447,6 +456,20 @@ def dial_records(
             outcome = place(ctx, campaign, record, caller_id=caller_id, reason=reason, now=now)
             if outcome == "placed":
                 placed += 1
+            elif outcome in ("provider_rate_limited", "provider_unavailable"):
+                # The provider refuses calls for now (a 429 cool-down, or it is down): the rest of
+                # the claimed records go back to the pool, with the reason, instead of being held
+                # (or tried one by one against a provider that refuses them).
+                blocked[outcome] += 1
+                error = ctx.store.get_record_by_id(record.id).blocked_detail or outcome
+                until = ctx.telephony.cooling_until(now=now) or now + UNAVAILABLE_BACKOFF
+                for rest in claims[i + 1 :]:
+                    ctx.store.release_record(
+                        rest.record.id, now=now, next_dial_at=until, blocked_reason=outcome, blocked_detail=error
+                    )
+                    blocked[outcome] += 1
+                errors.append(error)
+                return placed, blocked, errors
             elif outcome == "stop":
                 errors.append(f"dialing stopped: {ctx.store.get_campaign(campaign.name).pause_reason}")
                 for rest in claims[i + 1 :]:
@@ -581,7 +604,27 @@ def place(
         )
         return "placed"
     except TelephonyUnavailable as exc:
-        _release_unplaced(ctx, attempt_id, f"provider unavailable: {exc}", retry_at=now + UNAVAILABLE_BACKOFF, now=now)
+        if exc.rate_limited:
+            until = ctx.telephony.cooling_until(now=now) or now + timedelta(
+                seconds=exc.retry_after if exc.retry_after is not None else UNAVAILABLE_BACKOFF.total_seconds()
+            )
+            _release_unplaced(
+                ctx,
+                attempt_id,
+                f"provider rate limit: {exc}; dialing resumes at {until:%H:%M:%S} UTC",
+                retry_at=until,
+                now=now,
+                blocked="provider_rate_limited",
+            )
+            return "provider_rate_limited"
+        _release_unplaced(
+            ctx,
+            attempt_id,
+            f"provider unavailable: {exc}",
+            retry_at=now + UNAVAILABLE_BACKOFF,
+            now=now,
+            blocked="provider_unavailable",
+        )
         return "provider_unavailable"
     ctx.store.progress_attempt(
         attempt_id,
@@ -608,11 +651,14 @@ def _end_unplaced(
     )
 
 
-def _release_unplaced(ctx: Context, attempt_id: str, error: str, *, retry_at: datetime, now: datetime) -> None:
-    """The provider never took the call: close the attempt without counting it."""
+def _release_unplaced(
+    ctx: Context, attempt_id: str, error: str, *, retry_at: datetime, now: datetime, blocked: str | None = None
+) -> None:
+    """The provider never took the call: close the attempt without counting it; the record
+    waits until ``retry_at`` (for the reason code ``blocked``, when given)."""
     ctx.store.finish_attempt(
         attempt_id,
-        AttemptEnding(outcome=CallResult.CANCELLED, ended_at=now, error=error),
+        AttemptEnding(outcome=CallResult.CANCELLED, ended_at=now, error=error, blocked_reason=blocked),
         decide=lambda record, result: RetryDecision(status=RecordStatus.READY, retry_at=retry_at, reason=error),
         now=now,
     )

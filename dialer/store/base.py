@@ -154,6 +154,7 @@ class StoreBase:
         decision: RetryDecision,
         now: datetime,
         extra: Mapping[str, Any] | None = None,
+        blocked_reason: str | None = None,
     ) -> FinishedAttempt:
         """Move the record of an ended attempt on by ``decision``, with ``result`` counted.
 
@@ -167,9 +168,9 @@ class StoreBase:
             **(extra or {}),
             "lease_owner": None,
             "lease_until": None,
-            "blocked_reason": None,
+            "blocked_reason": blocked_reason,
             "blocked_detail": decision.reason,
-            "blocked_until": None,
+            "blocked_until": decision.retry_at if blocked_reason else None,
             "updated_at": now,
         }
         if decision.status is RecordStatus.DIALING:

@@ -366,6 +366,7 @@ class DialingStore(StoreBase):
                 decision=decision,
                 now=now,
                 extra={"last_was_missed": ending.was_missed},
+                blocked_reason=ending.blocked_reason,
             )
 
     def recent_endings(self, campaign_id: int, *, since: datetime) -> list[Attempt]:

@@ -36,6 +36,7 @@ from xml.sax.saxutils import escape, quoteattr
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
@@ -64,6 +65,9 @@ CALLBACK_PATHS = {
 OVERDUE = timedelta(seconds=90)
 #: When reconciling by number, a call created this much before the attempt still matches.
 CLOCK_SKEW = timedelta(seconds=60)
+COOL_DOWN = timedelta(seconds=5)
+COOL_DOWN_CAP = timedelta(seconds=60)
+"""After a 429: no placements for ``Retry-After`` (or this, doubling while 429s continue), capped."""
 
 
 @runtime_checkable
@@ -110,7 +114,24 @@ def sign(auth_token: str, url: str, params: Mapping[str, str]) -> str:
     return str(RequestValidator(auth_token).compute_signature(url, dict(params)))
 
 
-def classify_error(exc: TwilioException, *, action: str) -> TelephonyError:
+class HttpClient(TwilioHttpClient):  # type: ignore[misc]
+    """The library's HTTP client, keeping the ``Retry-After`` of the last response (the
+    library's exceptions do not carry headers), so a 429 cools down for as long as Twilio asked."""
+
+    retry_after: float | None = None
+
+    def request(self, *args: Any, **kwargs: Any) -> Response:
+        self.retry_after = None
+        response = super().request(*args, **kwargs)
+        value = (response.headers or {}).get("Retry-After")
+        try:
+            self.retry_after = max(0.0, float(value)) if value else None
+        except ValueError:
+            self.retry_after = None
+        return response
+
+
+def classify_error(exc: TwilioException, *, action: str, retry_after: float | None = None) -> TelephonyError:
     """A Twilio error as one of the dialer's, by HTTP status first and then by code."""
     if isinstance(exc, TwilioServiceException):
         status, code, text = exc.status, exc.code, exc.detail or exc.title
@@ -125,9 +146,9 @@ def classify_error(exc: TwilioException, *, action: str) -> TelephonyError:
             f"{label}. Check DIALER_TWILIO_ACCOUNT_SID and DIALER_TWILIO_AUTH_TOKEN", code=scode, status=status
         )
     if status == 429 or code == 20429:
-        return TelephonyUnavailable(f"{label}; backing off", code=scode, status=status)
+        return TelephonyUnavailable(f"{label}; backing off", code=scode, status=429, retry_after=retry_after)
     if status is not None and status >= 500:
-        return TelephonyUnavailable(label, code=scode, status=status)
+        return TelephonyUnavailable(label, code=scode, status=status, retry_after=retry_after)
     if code in mapping.BAD_NUMBER_CODES:
         return TelephonyRejected(label, code=scode, status=status, bad_number=True)
     if code in mapping.BAD_CALLER_ID_CODES:
@@ -168,7 +189,7 @@ class TwilioTelephony:
         self.client = client or Client(
             config.account_sid,
             config.auth_token,
-            http_client=TwilioHttpClient(timeout=config.timeout),
+            http_client=HttpClient(timeout=config.timeout),
             environment={},  # never read TWILIO_* (region, edge) from the environment
         )
         if config.api_base_url:
@@ -179,6 +200,8 @@ class TwilioTelephony:
         self._last_fetch: dict[str, datetime] = {}
         self._claimed: dict[str, str] = {}
         """Call SID → the attempt it belongs to: a call is never matched to two attempts."""
+        self._cool_until: datetime | None = None
+        self._cool_step = COOL_DOWN
 
     # ----------------------------------------------------------------- place
     def _flow(self, request: CallRequest, options: CampaignCallOptions) -> dict[str, Any]:
@@ -247,11 +270,31 @@ class TwilioTelephony:
                 )
         if options.time_limit:
             kwargs["time_limit"] = options.time_limit
+        cooling = self.cooling_until(now=now)
+        if cooling is not None:
+            raise TelephonyUnavailable(
+                f"Twilio asked the dialer to slow down (HTTP 429); placing resumes after {cooling:%H:%M:%S} UTC",
+                status=429,
+                retry_after=(cooling - now).total_seconds(),
+            )
         self._respect_cps(now)
         try:
             call = self.client.calls.create(**kwargs)
         except TwilioException as exc:
-            raise classify_error(exc, action=f"place a call to {request.number}") from exc
+            error = classify_error(exc, action=f"place a call to {request.number}", retry_after=self._retry_after())
+            if isinstance(error, TelephonyUnavailable) and error.rate_limited:
+                until = self._cool(now, retry_after=error.retry_after)
+                error.retry_after = (until - now).total_seconds()
+            elif isinstance(error, TelephonyUnavailable) and (error.status or 0) >= 500:
+                # The request reached Twilio (or a proxy in front of it) and the answer is an
+                # error: the call may have been created anyway. Never re-sent blindly.
+                raise PlacementUncertain(
+                    f"Twilio answered HTTP {error.status} to the call request to {request.number}; the call may "
+                    "exist, so it is reconciled before any redial",
+                    code=error.code,
+                    status=error.status,
+                ) from exc
+            raise error from exc
         except requests.RequestException as exc:
             if _sent(exc):
                 raise PlacementUncertain(
@@ -259,12 +302,30 @@ class TwilioTelephony:
                     "the call may exist and will be reconciled before any redial"
                 ) from exc
             raise TelephonyUnavailable(f"Twilio is unreachable: {exc}") from exc
+        self._cool_step = COOL_DOWN
         sid = str(call.sid)
         self._expects[sid] = (bool(options.machine_detection and self.config.public_base_url), expects_queue)
         self._claimed[sid] = request.attempt_id
         return Placement(
             provider_ref=sid, call_sid=sid, correlation="direct", raw={"sid": sid, "status": str(call.status or "")}
         )
+
+    def _retry_after(self) -> float | None:
+        return getattr(self.client.http_client, "retry_after", None)
+
+    def _cool(self, now: datetime, *, retry_after: float | None) -> datetime:
+        """Start (or extend) the cool-down after a 429: what ``Retry-After`` asked, capped."""
+        wait = self._cool_step
+        if retry_after is not None:
+            wait = min(COOL_DOWN_CAP, max(timedelta(seconds=retry_after), timedelta(seconds=1)))
+        self._cool_step = min(COOL_DOWN_CAP, self._cool_step * 2)
+        self._cool_until = max(self._cool_until or now, now + wait)
+        log.warning("Twilio rate limit (HTTP 429): no new calls for %.0f s", wait.total_seconds())
+        return self._cool_until
+
+    def cooling_until(self, *, now: datetime) -> datetime | None:
+        """Until when Twilio asked the dialer not to place calls (after a 429); None: it may."""
+        return self._cool_until if self._cool_until is not None and now < self._cool_until else None
 
     # ------------------------------------------------------------------ poll
     def poll(self, handles: Sequence[CallHandle], *, now: datetime) -> list[CallUpdate]:
