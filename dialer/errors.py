@@ -12,6 +12,7 @@ DialerError
 ├── ImportFileError            a file that cannot be imported as a whole (nothing is changed)
 ├── InvalidTransition          a record or attempt asked to move to a state it cannot reach
 ├── StoreError                 the database failed or is at the wrong schema version
+│   ├── StoreUnavailable       it cannot be reached (down, restarting, network cut); retried
 │   └── StorageFull            it cannot write: disk full (or a quota / file-size limit)
 ├── TelephonyError
 │   ├── TelephonyUnavailable   try again later: 429, 5xx, timeouts, connection errors
@@ -59,6 +60,12 @@ class InvalidTransition(DialerError):
 
 class StoreError(DialerError):
     """The database failed. Check DIALER_DATABASE_URL and run `dialer db upgrade`."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached. The dialer places no call until it is back, and retries
+    every tick; nothing already stored is lost. Check that the server is up and reachable at
+    DIALER_DATABASE_URL."""
 
 
 class StorageFull(StoreError):

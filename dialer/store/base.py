@@ -8,12 +8,12 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import URL, Connection, Engine, RowMapping, Table, bindparam, select, text, update
-from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError, SQLAlchemyError
 
 from dialer.domain.records import RECORD_TRANSITIONS, RecordStatus, check_record_transition
 from dialer.domain.results import CallResult
 from dialer.domain.treatments import RetryDecision
-from dialer.errors import NotFound, StorageFull, StoreError
+from dialer.errors import NotFound, StorageFull, StoreError, StoreUnavailable
 from dialer.store import convert, migrate
 from dialer.store.tables import (
     AttemptRow,
@@ -80,6 +80,18 @@ def storage_full(error: BaseException | None, url: URL) -> StorageFull | None:
     )
 
 
+def unreachable(exc: DBAPIError) -> bool:
+    """The error means the database server cannot be reached (not a bad statement): a lost or
+    refused connection, or a server shutting down (PostgreSQL classes 08 and 57P)."""
+    if exc.connection_invalidated:
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate.startswith(("08", "57P"))
+    module = type(exc.orig).__module__ if exc.orig is not None else ""
+    return module.startswith("psycopg") and isinstance(exc, OperationalError)
+
+
 class StoreBase:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -123,10 +135,19 @@ class StoreBase:
         try:
             with self.engine.begin() as conn:
                 yield conn
-        except OperationalError as exc:
+        except (OperationalError, DBAPIError) as exc:
             full = storage_full(exc.orig, self.engine.url)
             if full is not None:
                 raise full from exc
+            if unreachable(exc):
+                raise StoreUnavailable(
+                    f"the database at {self.engine.url.render_as_string(hide_password=True)} cannot be reached "
+                    f"({str(exc.orig).strip().splitlines()[0] if exc.orig else exc}). No call is placed until it is "
+                    "back; the dialer retries every tick and nothing stored is lost. Check that the server is up "
+                    "and reachable"
+                ) from exc
+            if not isinstance(exc, OperationalError):
+                raise
             raise StoreError(f"the database failed: {exc.orig}. Is it reachable and not locked?") from exc
 
     def _move_record(self, conn: Connection, record_id: int, target: RecordStatus, values: Mapping[str, Any]) -> None:
