@@ -187,18 +187,29 @@ def collect(ctx: Context, *, now: datetime, campaigns: Mapping[int, Campaign] | 
     for attempt, handle in unsettled:
         campaign = by_id[attempt.campaign_id]
         try:
-            if now - attempt.created_at < RECONCILE_AFTER:
-                # Young: a pending attempt may belong to a worker placing it right now; an
-                # uncertain one may still turn up at the provider.
-                if attempt.state is AttemptState.UNCERTAIN:
-                    settled = ctx.telephony.reconcile(handle, now=now)
-                    if settled is not None:
-                        ended += apply_update(ctx, settled, campaign=campaign, now=now)
-                continue
-            ended += reconcile_attempt(ctx, handle, campaign=campaign, now=now)
+            ended += settle(ctx, attempt, handle, campaign=campaign, now=now, pending_too=False)
         except TelephonyError as exc:  # still in doubt: never redialed until the provider answers
             log.warning("attempt %s stays unsettled: %s", attempt.attempt_id, exc)
     return len(updates), ended, len(in_flight)
+
+
+def settle(
+    ctx: Context, attempt: InFlightCall, handle: CallHandle, *, campaign: Campaign, now: datetime, pending_too: bool
+) -> int:
+    """Settle a pending or uncertain attempt. 1 if it ended.
+
+    Young (under :data:`RECONCILE_AFTER`), "the provider has no call" is not an answer yet: the
+    request may still be on its way, or the provider's search not caught up, so only a call
+    found is applied. A young pending attempt may also belong to a worker placing it right
+    now, so it is looked up only when ``pending_too`` (at start-up: no worker of this process
+    is placing anything yet)."""
+    if now - attempt.created_at >= RECONCILE_AFTER:
+        return reconcile_attempt(ctx, handle, campaign=campaign, now=now)
+    if attempt.state is AttemptState.UNCERTAIN or pending_too:
+        found = ctx.telephony.reconcile(handle, now=now)
+        if found is not None:
+            return apply_update(ctx, found, campaign=campaign, now=now)
+    return 0
 
 
 def reconcile_attempt(ctx: Context, handle: CallHandle, *, campaign: Campaign, now: datetime) -> int:
@@ -670,8 +681,12 @@ def reconcile_in_flight(ctx: Context, *, now: datetime) -> int:
     settled = 0
     for call in ctx.store.in_flight_calls():
         campaign = by_id[call.campaign_id]
+        handle = handle_for(call, campaign.name, ctx)
         try:
-            settled += reconcile_attempt(ctx, handle_for(call, campaign.name, ctx), campaign=campaign, now=now)
+            if call.state in (AttemptState.PENDING, AttemptState.UNCERTAIN):
+                settled += settle(ctx, call, handle, campaign=campaign, now=now, pending_too=True)
+            else:
+                settled += reconcile_attempt(ctx, handle, campaign=campaign, now=now)
         except TelephonyError as exc:  # the tick retries it; the record stays out of dialing
             log.warning("attempt %s left in flight could not be reconciled yet: %s", call.attempt_id, exc)
     return settled

@@ -263,3 +263,30 @@ def test_the_provider_accounts_cps_caps_the_pacer(campaign_factory: CampaignFact
     assert caps_for(campaign_factory(max_cps=0.5), tick_seconds=1.0, backend_cps=1.0).max_cps == 0.5
     assert caps_for(campaign_factory(max_cps=5), tick_seconds=1.0, backend_cps=2.0).max_cps == 2.0
     assert caps_for(campaign_factory(), tick_seconds=1.0, backend_cps=None).max_cps is None
+
+
+def test_a_young_pending_attempt_left_by_a_crash_is_not_declared_never_placed_at_start_up(
+    store: SqlStore, campaign_factory: CampaignFactory, record_factory: RecordFactory, clock: VirtualClock
+) -> None:
+    """The crash came between writing the attempt and learning what the provider did: a search
+    that finds no call yet is not proof (the request may still be on its way, the provider's
+    search may lag), so the record is not redialed until RECONCILE_AFTER has passed."""
+    c = campaign_factory(agents=1)
+    (a,) = add_records(record_factory, c, 1)
+    first = context(store, clock)
+    (claim,) = store.claim_records(c.id, limit=1, worker="daemon", lease_seconds=300, now=clock.now())
+    store.begin_attempt(
+        claim.record, attempt_id="crashed", backend="simulated", mode="progressive", caller_id=None,
+        pacing_reason="test", now=clock.now(),
+    )  # fmt: skip
+    del first  # the process dies before the provider's answer is written
+    second = context(store, clock)
+    clock.advance(5)
+    assert tick.reconcile_in_flight(second, now=clock.now()) == 0
+    (left,) = store.in_flight()
+    assert left.id == "crashed" and left.state is AttemptState.PENDING
+    assert tick.run_tick(second, now=clock.now()).placed == 0  # the record is not dialed again meanwhile
+    clock.advance(tick.RECONCILE_AFTER.total_seconds())
+    tick.run_tick(second, now=clock.now())
+    crashed, *_ = store.attempts_for_record(store.get_record(c.id, a.handle).id)
+    assert crashed.id == "crashed" and crashed.correlation == "not_found" and crashed.outcome is CallResult.CANCELLED
