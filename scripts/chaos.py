@@ -323,7 +323,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1, help="Seed of the kill moments and the sandboxes.")
     parser.add_argument("--min-gap", type=float, default=2.0, help="Shortest time from a start to its kill, s.")
     parser.add_argument("--max-gap", type=float, default=9.0, help="Longest time from a start to its kill, s.")
-    parser.add_argument("--agents", type=int, default=10, help="Agents in the campaign and the sandbox.")
+    parser.add_argument("--agents", type=int, default=4, help="Agents in the campaign and the sandbox.")
     parser.add_argument(
         "--providers", default="evovoice,twilio", help="Comma-separated: evovoice, twilio (default both)."
     )
