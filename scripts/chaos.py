@@ -51,7 +51,7 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dialer.domain.clock import SystemClock
-from dialer.domain.records import RecordStatus
+from dialer.domain.records import Attempt, RecordStatus
 from dialer.sandbox.evovoice import EvoSandbox, SandboxConfig
 from dialer.sandbox.evovoice_app import create_app
 from dialer.sandbox.server import BackgroundServer
@@ -271,14 +271,21 @@ def run_one(provider: str, db: str, args: argparse.Namespace, rng: random.Random
 
         calls = provider_calls(provider, sandbox)
         result.calls = len(calls)
-        per_number = Counter(number for _, number in calls)
-        result.double_dials = sum(n - 1 for n in per_number.values() if n > 1)
-        attempts = list(store.iter_attempts(campaign_id))
-        claims = Counter(a.provider_ref for a in attempts if a.provider_ref and a.ended_at and a.outcome)
-        result.lost_outcomes = sum(1 for ref, _ in calls if claims.get(ref, 0) != 1)
+        result.double_dials, result.lost_outcomes = tally(calls, list(store.iter_attempts(campaign_id)))
         result.stuck = unfinished(store, campaign_id)
     result.seconds = time.monotonic() - started
     return result
+
+
+def tally(calls: list[tuple[str, str]], attempts: list[Attempt]) -> tuple[int, int]:
+    """(double dials, lost outcomes) of the provider's ``calls`` (id, number) against the
+    dialer's attempts, with one attempt allowed per record: every call beyond the first to a
+    number is a double dial; a call not on exactly one ended attempt with an outcome is lost."""
+    per_number = Counter(number for _, number in calls)
+    double = sum(n - 1 for n in per_number.values() if n > 1)
+    claims = Counter(a.provider_ref for a in attempts if a.provider_ref and a.ended_at and a.outcome)
+    lost = sum(1 for ref, _ in calls if claims.get(ref, 0) != 1)
+    return double, lost
 
 
 def percentile(values: list[float], q: float) -> float:
