@@ -108,6 +108,8 @@ class EvoSandbox:
         self._burst_left = 0
         self.bursts = 0
         """429 bursts started."""
+        self.errors = 0
+        """Requests answered with an injected server error."""
         self.timeouts = 0
         """Requests that hung and failed without doing anything."""
         self.lost_responses: set[str] = set()
@@ -140,6 +142,7 @@ class EvoSandbox:
                 retry = {"Retry-After": f"{faults.retry_after:g}"} if faults.retry_after is not None else {}
                 return SandboxRefusal(429, "TooManyRequests", "Too many requests; slow down", headers=retry)
             if faults.error_rate and self._fault_rng.random() < faults.error_rate:
+                self.errors += 1
                 status = self._fault_rng.choice((500, 502, 503))
                 return SandboxRefusal(status, "Exception", "Injected server error (sandbox fault)")
             return None

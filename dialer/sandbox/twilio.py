@@ -127,6 +127,7 @@ class TwilioSandbox:
         self.requests = 0
         self._burst_left = 0
         self.bursts = 0
+        self.errors = 0
         self.timeouts = 0
         self.late_answers: set[str] = set()
         """SIDs of calls whose create answered after ``timeout_delay`` (commit then time out)."""
@@ -341,6 +342,7 @@ class TwilioSandbox:
             self.bursts += 1
             return _problem(429, 20429, "Too Many Requests", "Too many concurrent requests", headers=retry)
         if faults.error_rate and self._fault_rng.random() < faults.error_rate:
+            self.errors += 1
             return _error(500, 20500, "Internal Server Error")
         if faults.timeout_rate and self._fault_rng.random() < faults.timeout_rate:
             self.timeouts += 1

@@ -86,7 +86,7 @@ class Provider:
             return len(s.lost_responses)
         if kind == "commit-then-timeout":
             return sum(p.answered_late for p in s.placements) if self.name == "evovoice" else len(s.late_answers)
-        return int(s.requests)
+        return int(s.errors)
 
 
 @contextmanager
