@@ -472,8 +472,8 @@ def dial_records(
                 # the claimed records go back to the pool, with the reason, instead of being held
                 # (or tried one by one against a provider that refuses them).
                 blocked[outcome] += 1
-                error = ctx.store.get_record_by_id(record.id).blocked_detail or outcome
-                until = ctx.telephony.cooling_until(now=now) or now + UNAVAILABLE_BACKOFF
+                released = ctx.store.get_record_by_id(record.id)
+                error, until = released.blocked_detail or outcome, released.next_dial_at
                 for rest in claims[i + 1 :]:
                     ctx.store.release_record(
                         rest.record.id, now=now, next_dial_at=until, blocked_reason=outcome, blocked_detail=error
@@ -628,11 +628,12 @@ def place(
                 blocked="provider_rate_limited",
             )
             return "provider_rate_limited"
+        wait = timedelta(seconds=exc.retry_after) if exc.retry_after is not None else UNAVAILABLE_BACKOFF
         _release_unplaced(
             ctx,
             attempt_id,
             f"provider unavailable: {exc}",
-            retry_at=now + UNAVAILABLE_BACKOFF,
+            retry_at=now + wait,
             now=now,
             blocked="provider_unavailable",
         )

@@ -236,7 +236,8 @@ class TwilioTelephony:
             self._placed_times.popleft()
         if self.max_cps is not None and len(self._placed_times) >= max(1, int(self.max_cps)):
             raise TelephonyUnavailable(
-                f"Twilio account CPS limit ({self.max_cps:g}/s) reached; the call is held for the next tick"
+                f"Twilio account CPS limit ({self.max_cps:g}/s) reached; the call is held for the next tick",
+                retry_after=1.0,
             )
         self._placed_times.append(now)
 

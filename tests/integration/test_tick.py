@@ -290,3 +290,20 @@ def test_a_young_pending_attempt_left_by_a_crash_is_not_declared_never_placed_at
     tick.run_tick(second, now=clock.now())
     crashed, *_ = store.attempts_for_record(store.get_record(c.id, a.handle).id)
     assert crashed.id == "crashed" and crashed.correlation == "not_found" and crashed.outcome is CallResult.CANCELLED
+
+
+def test_a_provider_that_refuses_calls_gets_one_try_per_tick_and_the_other_claims_go_back(
+    store: SqlStore, campaign_factory: CampaignFactory, record_factory: RecordFactory, clock: VirtualClock
+) -> None:
+    c = campaign_factory(agents=3)
+    records = add_records(record_factory, c, 3)
+    down = TelephonyUnavailable("Evo Voice is unreachable (connection refused); no call was placed")
+    ctx, _ = scripted(store, clock, {r.phone: down for r in records})
+    report = tick.run_tick(ctx, now=clock.now())
+    assert report.campaigns[0].blocked == {"provider_unavailable": 3}
+    after = list(store.iter_records(c.id))
+    # One attempt tried and closed uncounted; the other two claims were never sent to the provider.
+    assert sum(len(store.attempts_for_record(r.id)) for r in after) == 1
+    assert {r.status for r in after} == {RecordStatus.READY} and all(r.attempts == 0 for r in after)
+    assert {r.next_dial_at for r in after} == {clock.now() + tick.UNAVAILABLE_BACKOFF}
+    assert store.waiting_breakdown(c.id, now=clock.now()) == {"provider_unavailable": 3}
