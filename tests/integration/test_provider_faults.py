@@ -86,7 +86,9 @@ class Provider:
             return len(s.lost_responses)
         if kind == "commit-then-timeout":
             return sum(p.answered_late for p in s.placements) if self.name == "evovoice" else len(s.late_answers)
-        return int(s.errors)
+        if kind == "5xx":
+            return int(s.errors)
+        return int(s.requests)  # slow: every request is slowed
 
 
 @contextmanager
