@@ -13,6 +13,7 @@ DialerError
 ├── CampaignOwned              another live `dialer run` paces the campaign (one campaign, one pacer)
 ├── InvalidTransition          a record or attempt asked to move to a state it cannot reach
 ├── StoreError                 the database failed or is at the wrong schema version
+│   ├── StoreUnavailable       it cannot be reached (down, restarting, network cut); retried
 │   └── StorageFull            it cannot write: disk full (or a quota / file-size limit)
 ├── TelephonyError
 │   ├── TelephonyUnavailable   try again later: 429, 5xx, timeouts, connection errors
@@ -67,6 +68,12 @@ class StoreError(DialerError):
     """The database failed. Check DIALER_DATABASE_URL and run `dialer db upgrade`."""
 
 
+class StoreUnavailable(StoreError):
+    """The database cannot be reached. The dialer places no call until it is back, and retries
+    every tick; nothing already stored is lost. Check that the server is up and reachable at
+    DIALER_DATABASE_URL."""
+
+
 class StorageFull(StoreError):
     """The database cannot write: its disk is full. Free space; nothing is written (and no call
     placed) until it can write again."""
@@ -88,6 +95,25 @@ class TelephonyError(DialerError):
 
 class TelephonyUnavailable(TelephonyError):
     """The telephony provider is unavailable; the dialer backs off and tries again."""
+
+    #: Seconds the provider asked the dialer to wait (``Retry-After`` of a 429 or 503), when it said.
+    retry_after: float | None = None
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, code=code, status=status)
+        self.retry_after = retry_after
+
+    @property
+    def rate_limited(self) -> bool:
+        """The provider said "too many requests" (HTTP 429): a cool-down for the whole account."""
+        return self.status == 429
 
 
 class TelephonyRejected(TelephonyError):

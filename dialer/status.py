@@ -38,6 +38,7 @@ REASONS = {
     "dnc_internal": "on the do-not-call list",
     "max_attempts": "maximum attempts reached",
     "provider_unavailable": "the provider was unavailable; retrying shortly",
+    "provider_rate_limited": "the provider asked the dialer to slow down (HTTP 429); waiting out its Retry-After",
     "outside_schedule": "outside the campaign's own days, hours or dates (campaign's time zone)",
     "campaign_ended": "the campaign's end date has passed; set a later end date to dial again",
     "repeat_lockout": "UK profile: no redial within 72 h of an abandoned call or 24 h of an answering machine",

@@ -36,5 +36,7 @@ def doctor(state: State, as_json: bool, max_skew: float) -> None:
         failed = [c.name for c in diagnosis.checks if c.status == "fail"]
         out.print(f"\n{len(failed)} check(s) failed: {', '.join(failed)}" if failed else "\nReady to dial.")
     if not diagnosis.ok:
+        if as_json:  # the object above already says which checks failed and how to fix each
+            raise click.exceptions.Exit(1)
         names = ", ".join(c.name for c in diagnosis.checks if c.status == "fail")
         raise DialerError(f"dialer doctor: failed check(s): {names}. Apply each fix above, then run it again.")

@@ -95,6 +95,25 @@ def _user(text: str) -> SandboxUser:
     help="Share of placements that dial, then answer only after --hang-seconds.",
 )
 @click.option(
+    "--retry-after",
+    type=click.FloatRange(0),
+    default=1.0,
+    show_default=True,
+    help="Retry-After seconds sent with each 429.",
+)
+@click.option(
+    "--timeout-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Share of requests that hang for --hang-seconds, then fail 504 having done nothing.",
+)
+@click.option(
+    "--lost-response-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Share of placements that dial the call, then answer 502 (the response is lost).",
+)
+@click.option(
     "--hang-seconds", type=click.FloatRange(0), default=30.0, show_default=True, help="How late those answers come."
 )
 @click.option(
@@ -129,6 +148,9 @@ def evovoice(
     burst_rate: float,
     burst_length: int,
     commit_timeout_rate: float,
+    retry_after: float,
+    timeout_rate: float,
+    lost_response_rate: float,
     hang_seconds: float,
     hold_share: float,
     transfer_share: float,
@@ -158,6 +180,9 @@ def evovoice(
                 burst_rate=burst_rate,
                 burst_length=burst_length,
                 commit_timeout_rate=commit_timeout_rate,
+                retry_after=retry_after,
+                timeout_rate=timeout_rate,
+                lost_response_rate=lost_response_rate,
                 hang_seconds=hang_seconds,
             ),
             live=LiveStates(hold_share=hold_share, transfer_share=transfer_share),
@@ -178,8 +203,9 @@ def evovoice(
     if faults != Faults():
         out.print(
             f"Faults: errors {faults.error_rate:.0%}, latency {faults.latency:g} s, "
-            f"429 bursts {faults.burst_rate:.0%} × {faults.burst_length}, "
-            f"commit-then-time-out {faults.commit_timeout_rate:.0%} ({faults.hang_seconds:g} s)"
+            f"429 bursts {faults.burst_rate:.0%} × {faults.burst_length} (Retry-After {faults.retry_after:g} s), "
+            f"commit-then-time-out {faults.commit_timeout_rate:.0%}, timeouts {faults.timeout_rate:.0%} "
+            f"({faults.hang_seconds:g} s), lost placement answers {faults.lost_response_rate:.0%}"
         )
     out.print("In another shell:")
     out.print(
@@ -221,11 +247,33 @@ def evovoice(
 @click.option("--error-rate", type=click.FloatRange(0, 1), default=0.0, help="Share of requests answered HTTP 500.")
 @click.option("--latency", type=click.FloatRange(min=0), default=0.0, help="Seconds added to every response.")
 @click.option("--burst-429-every", type=click.IntRange(min=0), default=0, help="Every Nth request starts a 429 burst.")
+@click.option("--burst-429-rate", type=click.FloatRange(0, 1), default=0.0, help="Chance a request starts a 429 burst.")
+@click.option(
+    "--burst-429-length", type=click.IntRange(1), default=3, show_default=True, help="Requests per 429 burst."
+)
+@click.option(
+    "--retry-after", type=click.FloatRange(0), default=1.0, show_default=True, help="Retry-After seconds on each 429."
+)
 @click.option(
     "--commit-then-timeout",
     type=click.FloatRange(0, 1),
     default=0.0,
-    help="Share of creates that make the call but answer too late.",
+    help="Share of creates that make the call but answer only after --timeout-delay.",
+)
+@click.option(
+    "--timeout-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Share of requests that hang for --timeout-delay, then fail 504 having done nothing.",
+)
+@click.option(
+    "--lost-response-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Share of creates that make the call, then answer 502 (the response is lost).",
+)
+@click.option(
+    "--timeout-delay", type=click.FloatRange(0), default=15.0, show_default=True, help="How long those requests hang."
 )
 def sandbox_twilio(
     host: str,
@@ -242,7 +290,13 @@ def sandbox_twilio(
     error_rate: float,
     latency: float,
     burst_429_every: int,
+    burst_429_rate: float,
+    burst_429_length: int,
+    retry_after: float,
     commit_then_timeout: float,
+    timeout_rate: float,
+    lost_response_rate: float,
+    timeout_delay: float,
 ) -> None:
     """Serve a fake Twilio Calls API on HOST:PORT that answers with the simulated call centre and
     posts signed status, AMD and queue callbacks. Point the dialer at it with
@@ -263,7 +317,13 @@ def sandbox_twilio(
             error_rate=error_rate,
             latency=latency,
             burst_429_every=burst_429_every,
+            burst_429_rate=burst_429_rate,
+            burst_429_length=burst_429_length,
+            retry_after=retry_after,
             commit_then_timeout=commit_then_timeout,
+            timeout_rate=timeout_rate,
+            lost_response_rate=lost_response_rate,
+            timeout_delay=timeout_delay,
         ),
     )
     from dialer.sandbox.server import bind, serve, url_of

@@ -43,7 +43,7 @@ from dialer.daemon.metrics import DaemonMetrics
 from dialer.daemon.report_jobs import ReportJobs
 from dialer.daemon.runner import campaign_ids
 from dialer.daemon.tick import TickReport, collect, reconcile_in_flight, run_tick
-from dialer.errors import DialerError, StoreError, TelephonyError
+from dialer.errors import DialerError, StoreError, StoreUnavailable, TelephonyError
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,9 @@ class TickFailures:
 
     def failed(self, exc: Exception, *, now: datetime) -> None:
         known = isinstance(exc, DialerError)
-        condition = (type(exc).__name__, exc.message if isinstance(exc, DialerError) else str(exc))
+        # An unreachable database is one condition however its driver words each failure.
+        detail = "" if isinstance(exc, StoreUnavailable) else exc.message if isinstance(exc, DialerError) else str(exc)
+        condition = (type(exc).__name__, detail)
         self.count += 1
         if condition == self.condition:
             return
@@ -84,7 +86,7 @@ class TickFailures:
             except DialerError:
                 return  # still cannot write: the same condition, not logged again
         seconds = (now - self.since).total_seconds() if self.since else 0.0
-        cause = self.condition[1].split(". ", 1)[0]
+        cause = self.condition[1].split(". ", 1)[0] or "the database could not be reached"
         log.warning("ticks succeed again after %d failed over %.0f s; it was: %s", self.count, seconds, cause)
         self.condition, self.since, self.count = None, None, 0
 

@@ -220,19 +220,30 @@ def collect(
     for attempt, handle in unsettled:
         campaign = by_id[attempt.campaign_id]
         try:
-            if now - attempt.created_at < RECONCILE_AFTER:
-                # Young: a pending attempt may belong to a worker placing it right now; an
-                # uncertain one may still turn up at the provider.
-                if attempt.state is AttemptState.UNCERTAIN:
-                    settled = ctx.telephony.reconcile(handle, now=now)
-                    if settled is not None:
-                        ended += apply_update(ctx, settled, campaign=campaign, now=now)
-                continue
-            ended += reconcile_attempt(ctx, handle, campaign=campaign, now=now)
+            ended += settle(ctx, attempt, handle, campaign=campaign, now=now, pending_too=False)
         except TelephonyError as exc:  # still in doubt: never redialed until the provider answers
             ctx.events.provider_error(backend=ctx.telephony.name, kind=error_kind(exc), operation="reconcile")
             log.warning("attempt %s stays unsettled: %s", attempt.attempt_id, exc)
     return len(updates), ended, len(in_flight)
+
+
+def settle(
+    ctx: Context, attempt: InFlightCall, handle: CallHandle, *, campaign: Campaign, now: datetime, pending_too: bool
+) -> int:
+    """Settle a pending or uncertain attempt. 1 if it ended.
+
+    Young (under :data:`RECONCILE_AFTER`), "the provider has no call" is not an answer yet: the
+    request may still be on its way, or the provider's search not caught up, so only a call
+    found is applied. A young pending attempt may also belong to a worker placing it right
+    now, so it is looked up only when ``pending_too`` (at start-up: no worker of this process
+    is placing anything yet)."""
+    if now - attempt.created_at >= RECONCILE_AFTER:
+        return reconcile_attempt(ctx, handle, campaign=campaign, now=now)
+    if attempt.state is AttemptState.UNCERTAIN or pending_too:
+        found = ctx.telephony.reconcile(handle, now=now)
+        if found is not None:
+            return apply_update(ctx, found, campaign=campaign, now=now)
+    return 0
 
 
 def reconcile_attempt(ctx: Context, handle: CallHandle, *, campaign: Campaign, now: datetime) -> int:
@@ -439,6 +450,15 @@ def pace_campaign(ctx: Context, campaign: Campaign, *, now: datetime, worker: st
             wanted=decision.calls_to_place,
             capped_by=capped.capped_by,
         )
+    cooling = ctx.telephony.cooling_until(now=now)
+    if cooling is not None:  # no record is claimed while the provider asks the dialer to wait
+        return CampaignTick(
+            campaign=campaign.name,
+            reason=f"provider_rate_limited: {ctx.telephony.name} asked the dialer to slow down (HTTP 429); "
+            f"dialing resumes at {cooling:%H:%M:%S} UTC",
+            wanted=decision.calls_to_place,
+            capped_by="provider_rate_limit",
+        )
     placed, blocked, errors = dial_records(
         ctx, campaign, capped.calls_to_place, reason=capped.reason, now=now, worker=worker
     )
@@ -455,6 +475,8 @@ def pace_campaign(ctx: Context, campaign: Campaign, *, now: datetime, worker: st
 
 #: place_batch's outcome for a call not placed because the pacer lease was lost meanwhile.
 FENCED = "fenced"
+#: Outcomes of a call the provider refused for now; the rest of the batch waits as long.
+PROVIDER_REFUSING = ("provider_rate_limited", "provider_unavailable")
 LEASE_LOST = "dialing stopped: this process no longer holds the campaign's pacer lease"
 
 
@@ -494,9 +516,14 @@ def dial_records(
                 hold(ctx, record, gate, now=now)
                 continue
             allowed.append((record, dial_ctx.caller_id))
-        for outcome in place_batch(ctx, campaign, allowed, reason=reason, now=now):
+        refusing: Record | None = None
+        outcomes = place_batch(ctx, campaign, allowed, reason=reason, now=now)
+        for (record, _), outcome in zip(allowed, outcomes, strict=True):
             if outcome == "placed":
                 placed += 1
+            elif outcome in PROVIDER_REFUSING:
+                blocked[outcome] += 1
+                refusing = refusing or record
             elif outcome == "stop":
                 errors.append(f"dialing stopped: {ctx.store.get_campaign(campaign.name).pause_reason}")
                 return placed, blocked, errors
@@ -505,6 +532,9 @@ def dial_records(
                 return placed, blocked, errors
             elif outcome != "withdrawn":
                 blocked[outcome] += 1
+        if refusing is not None:  # one try per tick while the provider refuses calls
+            errors.append(ctx.store.get_record_by_id(refusing.id).blocked_detail or "the provider refuses calls")
+            return placed, blocked, errors
     return placed, blocked, errors
 
 
@@ -542,9 +572,7 @@ def place_batch(
         for i, ((record, caller_id), attempt_id) in enumerate(zip(calls, attempt_ids, strict=True)):
             if ctx.fence is not None and not ctx.fence.owns(campaign.id):
                 # The pacer lease was lost while this batch was placed: give the rest back.
-                rest = [(r, aid) for (r, _), aid in zip(calls[i:], attempt_ids[i:], strict=True)]
-                ctx.store.withdraw_attempts([(r, aid) for r, aid in rest if aid not in refused], now=now)
-                outcomes.extend(FENCED for _ in rest)
+                outcomes.extend(_withdraw(ctx, calls[i:], attempt_ids[i:], refused, FENCED, now=now))
                 break
             if attempt_id in refused:
                 outcomes.append(_number_busy(ctx, record, now=now))
@@ -554,12 +582,58 @@ def place_batch(
             if answer is not None:
                 answers.append((attempt_id, answer))
             if outcome == "stop":
-                rest = [(r, aid) for (r, _), aid in zip(calls[i + 1 :], attempt_ids[i + 1 :], strict=True)]
-                ctx.store.withdraw_attempts([(r, aid) for r, aid in rest if aid not in refused], now=now)
-                outcomes.extend("withdrawn" for _ in rest)
+                outcomes.extend(_withdraw(ctx, calls[i + 1 :], attempt_ids[i + 1 :], refused, "withdrawn", now=now))
+                break
+            if outcome in PROVIDER_REFUSING:
+                # The provider refuses calls for now (a 429 cool-down, or it is down): the
+                # calls not yet sent go back to the pool with the same reason and wait as long,
+                # instead of being tried one by one against a provider that refuses them.
+                held = ctx.store.get_record_by_id(record.id)
+                outcomes.extend(
+                    _withdraw(
+                        ctx,
+                        calls[i + 1 :],
+                        attempt_ids[i + 1 :],
+                        refused,
+                        outcome,
+                        now=now,
+                        next_dial_at=held.next_dial_at,
+                        blocked_reason=outcome,
+                        blocked_detail=held.blocked_detail or outcome,
+                    )
+                )
                 break
     finally:
         ctx.store.progress_attempts(answers, now=now)
+    return outcomes
+
+
+def _withdraw(
+    ctx: Context,
+    calls: Sequence[tuple[Record, str | None]],
+    attempt_ids: Sequence[str],
+    refused: Collection[str],
+    outcome: str,
+    *,
+    now: datetime,
+    next_dial_at: datetime | None = None,
+    blocked_reason: str | None = None,
+    blocked_detail: str | None = None,
+) -> list[str]:
+    """Give back the calls of a batch not sent to the provider: their pending attempts are
+    removed and their records are ready again (held like the call that stopped the batch when
+    ``blocked_reason`` is given). One ``outcome`` per call; numbers already in flight keep theirs."""
+    outcomes: list[str] = []
+    withdrawn: list[tuple[Record, str]] = []
+    for (record, _), attempt_id in zip(calls, attempt_ids, strict=True):
+        if attempt_id in refused:
+            outcomes.append(_number_busy(ctx, record, now=now))
+        else:
+            withdrawn.append((record, attempt_id))
+            outcomes.append(outcome)
+    ctx.store.withdraw_attempts(
+        withdrawn, now=now, next_dial_at=next_dial_at, blocked_reason=blocked_reason, blocked_detail=blocked_detail
+    )
     return outcomes
 
 
@@ -717,7 +791,28 @@ def _dial(
     except PlacementUncertain as exc:
         return "placed", AttemptProgress(state=AttemptState.UNCERTAIN, placed_at=now, error=str(exc))
     except TelephonyUnavailable as exc:
-        _release_unplaced(ctx, attempt_id, f"provider unavailable: {exc}", retry_at=now + UNAVAILABLE_BACKOFF, now=now)
+        if exc.rate_limited:
+            until = ctx.telephony.cooling_until(now=now) or now + timedelta(
+                seconds=exc.retry_after if exc.retry_after is not None else UNAVAILABLE_BACKOFF.total_seconds()
+            )
+            _release_unplaced(
+                ctx,
+                attempt_id,
+                f"provider rate limit: {exc}; dialing resumes at {until:%H:%M:%S} UTC",
+                retry_at=until,
+                now=now,
+                blocked="provider_rate_limited",
+            )
+            return "provider_rate_limited", None
+        wait = timedelta(seconds=exc.retry_after) if exc.retry_after is not None else UNAVAILABLE_BACKOFF
+        _release_unplaced(
+            ctx,
+            attempt_id,
+            f"provider unavailable: {exc}",
+            retry_at=now + wait,
+            now=now,
+            blocked="provider_unavailable",
+        )
         return "provider_unavailable", None
     ctx.events.placed(campaign=campaign.name, backend=ctx.telephony.name)
     return "placed", AttemptProgress(
@@ -741,11 +836,14 @@ def _end_unplaced(
     ctx.events.ended(campaign=campaign.name, result=result.value)
 
 
-def _release_unplaced(ctx: Context, attempt_id: str, error: str, *, retry_at: datetime, now: datetime) -> None:
-    """The provider never took the call: close the attempt without counting it."""
+def _release_unplaced(
+    ctx: Context, attempt_id: str, error: str, *, retry_at: datetime, now: datetime, blocked: str | None = None
+) -> None:
+    """The provider never took the call: close the attempt without counting it; the record
+    waits until ``retry_at`` (for the reason code ``blocked``, when given)."""
     ctx.store.finish_attempt(
         attempt_id,
-        AttemptEnding(outcome=CallResult.CANCELLED, ended_at=now, error=error),
+        AttemptEnding(outcome=CallResult.CANCELLED, ended_at=now, error=error, blocked_reason=blocked),
         decide=lambda record, result: RetryDecision(status=RecordStatus.READY, retry_at=retry_at, reason=error),
         now=now,
     )
@@ -762,8 +860,12 @@ def reconcile_in_flight(ctx: Context, *, now: datetime, only: Collection[int] | 
         if call.campaign_id not in wanted:
             continue
         campaign = by_id[call.campaign_id]
+        handle = handle_for(call, campaign.name, ctx)
         try:
-            settled += reconcile_attempt(ctx, handle_for(call, campaign.name, ctx), campaign=campaign, now=now)
+            if call.state in (AttemptState.PENDING, AttemptState.UNCERTAIN):
+                settled += settle(ctx, call, handle, campaign=campaign, now=now, pending_too=True)
+            else:
+                settled += reconcile_attempt(ctx, handle, campaign=campaign, now=now)
         except TelephonyError as exc:  # the tick retries it; the record stays out of dialing
             ctx.events.provider_error(backend=ctx.telephony.name, kind=error_kind(exc), operation="reconcile")
             log.warning("attempt %s left in flight could not be reconciled yet: %s", call.attempt_id, exc)

@@ -61,12 +61,22 @@ class Faults:
     """Chance that a request starts a burst of 429 answers."""
     burst_length: int = 5
     """Requests answered 429 in a burst (the first included)."""
+    retry_after: float | None = 1.0
+    """``Retry-After`` seconds sent with every 429 (None: no header)."""
     commit_timeout_rate: float = 0.0
     """Share of placements that dial the call, then answer only after ``hang_seconds``."""
+    timeout_rate: float = 0.0
+    """Share of requests that hang for ``hang_seconds`` and then fail with 504, having done
+    nothing (a placement dials no call)."""
+    lost_response_rate: float = 0.0
+    """Share of placements that dial the call, then answer 502 from a proxy: the response is
+    lost (an ambiguous placement)."""
     hang_seconds: float = 30.0
 
     def __post_init__(self) -> None:
-        for name in ("error_rate", "burst_rate", "commit_timeout_rate"):
+        if self.retry_after is not None and self.retry_after < 0:
+            raise ValueError("retry_after cannot be negative")
+        for name in ("error_rate", "burst_rate", "commit_timeout_rate", "timeout_rate", "lost_response_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
         if self.latency < 0 or self.hang_seconds < 0 or self.burst_length < 1:

@@ -106,6 +106,14 @@ class EvoSandbox:
         self._fault_rng = random.Random(f"faults:{self.config.seed}")
         self._pick_rng = random.Random(f"caller-ids:{self.config.seed}")
         self._burst_left = 0
+        self.bursts = 0
+        """429 bursts started."""
+        self.errors = 0
+        """Requests answered with an injected server error."""
+        self.timeouts = 0
+        """Requests that hung and failed without doing anything."""
+        self.lost_responses: set[str] = set()
+        """Sessions whose placement answered 502 although the call was made."""
         self._users = {u.email.lower(): u for u in self.config.users}
         self._owned = {phones_digits(n): n for n in self.config.numbers}
         self._customers = {c.id: c for c in self.config.customers}
@@ -128,17 +136,33 @@ class EvoSandbox:
         with self._lock:
             self.requests += 1
             if self._burst_left > 0 or (faults.burst_rate and self._fault_rng.random() < faults.burst_rate):
+                if self._burst_left == 0:
+                    self.bursts += 1
                 self._burst_left = (self._burst_left or faults.burst_length) - 1
-                return SandboxRefusal(
-                    429, "TooManyRequests", "Too many requests; slow down", headers={"Retry-After": "1"}
-                )
+                retry = {"Retry-After": f"{faults.retry_after:g}"} if faults.retry_after is not None else {}
+                return SandboxRefusal(429, "TooManyRequests", "Too many requests; slow down", headers=retry)
             if faults.error_rate and self._fault_rng.random() < faults.error_rate:
+                self.errors += 1
                 status = self._fault_rng.choice((500, 502, 503))
                 return SandboxRefusal(status, "Exception", "Injected server error (sandbox fault)")
             return None
 
     def draw_commit_timeout(self) -> bool:
         rate = self.config.faults.commit_timeout_rate
+        with self._lock:
+            return bool(rate) and self._fault_rng.random() < rate
+
+    def draw_timeout(self) -> bool:
+        """This request hangs and then fails, having done nothing (:attr:`Faults.timeout_rate`)."""
+        rate = self.config.faults.timeout_rate
+        with self._lock:
+            hit = bool(rate) and self._fault_rng.random() < rate
+            self.timeouts += hit
+            return hit
+
+    def draw_lost_response(self) -> bool:
+        """This placement's answer is lost after the call was made (:attr:`Faults.lost_response_rate`)."""
+        rate = self.config.faults.lost_response_rate
         with self._lock:
             return bool(rate) and self._fault_rng.random() < rate
 

@@ -40,6 +40,9 @@ def create_app(sandbox: EvoSandbox) -> Starlette:
                 fault = sandbox.draw_fault()
                 if fault is not None:
                     raise fault
+                if sandbox.draw_timeout():
+                    await asyncio.sleep(sandbox.config.faults.hang_seconds)
+                    return PlainTextResponse("upstream request timeout", status_code=504)
                 user = sandbox.authenticate(request.headers.get("authorization"))
                 params = await _params(request)
                 return await operation(sandbox, user, request, params)
@@ -82,6 +85,10 @@ async def _new_outgoing_session(
         # The call is ringing; the answer comes too late for the client (commit then time out).
         sandbox.mark_answered_late(str(session["id"]))
         await asyncio.sleep(sandbox.config.faults.hang_seconds)
+    if sandbox.draw_lost_response():
+        # The call is ringing, but a proxy loses the answer (ambiguous placement).
+        sandbox.lost_responses.add(str(session["id"]))
+        return PlainTextResponse("502 Bad Gateway", status_code=502)
     shape = sandbox.config.placement_response
     if shape == "no-content":
         return Response(status_code=204)

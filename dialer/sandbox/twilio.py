@@ -54,14 +54,24 @@ class Faults:
     """Injected failures. Rates are probabilities per request."""
 
     error_rate: float = 0.0
-    """Share of requests answered with HTTP 500."""
+    """Share of requests answered with HTTP 500 before anything is done."""
     burst_429_every: int = 0
     """Every Nth request starts a burst of ``burst_429_length`` 429 responses (0: never)."""
+    burst_429_rate: float = 0.0
+    """Chance that a request starts a burst of ``burst_429_length`` 429 responses."""
     burst_429_length: int = 3
+    retry_after: float | None = 1.0
+    """``Retry-After`` seconds sent with every 429 (None: no header)."""
     latency: float = 0.0
-    """Seconds added to every response."""
+    """Seconds added to every response (slow responses)."""
     commit_then_timeout: float = 0.0
     """Share of creates that make the call but answer only after ``timeout_delay`` seconds."""
+    timeout_rate: float = 0.0
+    """Share of requests that hang for ``timeout_delay`` seconds, then fail with 504, having done
+    nothing (a create makes no call)."""
+    lost_response_rate: float = 0.0
+    """Share of creates that make the call and then answer 502 from a proxy: the response is lost
+    (an ambiguous placement)."""
     timeout_delay: float = 15.0
 
 
@@ -116,8 +126,16 @@ class TwilioSandbox:
         self.queued_calls = 0
         self.requests = 0
         self._burst_left = 0
+        self.bursts = 0
+        self.errors = 0
+        self.timeouts = 0
+        self.late_answers: set[str] = set()
+        """SIDs of calls whose create answered after ``timeout_delay`` (commit then time out)."""
+        self.lost_responses: set[str] = set()
+        """SIDs of calls whose create answered 502 although the call was made."""
         self._creates: list[float] = []
         self._rng = random.Random(seed)
+        self._fault_rng = random.Random(f"faults:{seed}")
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._driver: threading.Thread | None = None
@@ -312,14 +330,24 @@ class TwilioSandbox:
         self.requests += 1
         if self.faults.latency:
             await asyncio.sleep(self.faults.latency)
+        faults = self.faults
+        retry = {"Retry-After": f"{faults.retry_after:g}"} if faults.retry_after is not None else None
         if self._burst_left > 0:
             self._burst_left -= 1
-            return _problem(429, 20429, "Too Many Requests", "Too many concurrent requests")
-        if self.faults.burst_429_every and self.requests % self.faults.burst_429_every == 0:
-            self._burst_left = self.faults.burst_429_length - 1
-            return _problem(429, 20429, "Too Many Requests", "Too many concurrent requests")
-        if self.faults.error_rate and self._rng.random() < self.faults.error_rate:
+            return _problem(429, 20429, "Too Many Requests", "Too many concurrent requests", headers=retry)
+        if (faults.burst_429_every and self.requests % faults.burst_429_every == 0) or (
+            faults.burst_429_rate and self._fault_rng.random() < faults.burst_429_rate
+        ):
+            self._burst_left = faults.burst_429_length - 1
+            self.bursts += 1
+            return _problem(429, 20429, "Too Many Requests", "Too many concurrent requests", headers=retry)
+        if faults.error_rate and self._fault_rng.random() < faults.error_rate:
+            self.errors += 1
             return _error(500, 20500, "Internal Server Error")
+        if faults.timeout_rate and self._fault_rng.random() < faults.timeout_rate:
+            self.timeouts += 1
+            await asyncio.sleep(faults.timeout_delay)
+            return Response("upstream request timeout", status_code=504, media_type="text/plain")
         return None
 
     async def get_account(self, request: Request) -> Response:
@@ -402,8 +430,12 @@ class TwilioSandbox:
             self._creates.append(call.queued_until or t)
             self.calls[sid] = call
             body = self._resource(call)
-        if self.faults.commit_then_timeout and self._rng.random() < self.faults.commit_then_timeout:
+        if self.faults.commit_then_timeout and self._fault_rng.random() < self.faults.commit_then_timeout:
+            self.late_answers.add(sid)
             await asyncio.sleep(self.faults.timeout_delay)
+        if self.faults.lost_response_rate and self._fault_rng.random() < self.faults.lost_response_rate:
+            self.lost_responses.add(sid)
+            return Response("<html><body>502 Bad Gateway</body></html>", status_code=502, media_type="text/html")
         return JSONResponse(body, status_code=201)
 
     def _dial(self, call: FakeCall, *, at: float) -> None:
@@ -540,10 +572,13 @@ def _error(status: int, code: int, message: str) -> JSONResponse:
     )
 
 
-def _problem(status: int, code: int, title: str, detail: str) -> JSONResponse:
+def _problem(
+    status: int, code: int, title: str, detail: str, *, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     """An RFC 9457 problem body, which twilio ≥ 9.10 raises as TwilioServiceException."""
     return JSONResponse(
-        {
+        headers=dict(headers) if headers else None,
+        content={
             "type": f"https://www.twilio.com/docs/errors/{code}",
             "title": title,
             "status": status,

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import URL, Connection, Engine, RowMapping, Table, bindparam, select, text, update
-from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, DBAPIError, OperationalError, SQLAlchemyError
 
 from dialer.domain.records import RECORD_TRANSITIONS, RecordStatus, check_record_transition
 from dialer.domain.results import CallResult
 from dialer.domain.treatments import RetryDecision
-from dialer.errors import NotFound, StorageFull, StoreError
+from dialer.errors import NotFound, StorageFull, StoreError, StoreUnavailable
 from dialer.store import convert, migrate
 from dialer.store.tables import (
     AttemptRow,
@@ -83,6 +83,18 @@ def storage_full(error: BaseException | None, url: URL) -> StorageFull | None:
         f"the database cannot write: {what} ({str(error).strip().splitlines()[0]}). Free space {where}; "
         "until then nothing is written and no call is placed, and nothing already stored is lost"
     )
+
+
+def unreachable(exc: DBAPIError) -> bool:
+    """The error means the database server cannot be reached (not a bad statement): a lost or
+    refused connection, or a server shutting down (PostgreSQL classes 08 and 57P)."""
+    if exc.connection_invalidated:
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate.startswith(("08", "57P"))
+    module = type(exc.orig).__module__ if exc.orig is not None else ""
+    return module.startswith("psycopg") and isinstance(exc, OperationalError)
 
 
 class StoreBase:
@@ -174,10 +186,19 @@ class StoreBase:
         try:
             with self.engine.begin() as conn:
                 yield conn
-        except OperationalError as exc:
+        except (OperationalError, DBAPIError) as exc:
             full = storage_full(exc.orig, self.engine.url)
             if full is not None:
                 raise full from exc
+            if unreachable(exc):
+                raise StoreUnavailable(
+                    f"the database at {self.engine.url.render_as_string(hide_password=True)} cannot be reached "
+                    f"({str(exc.orig).strip().splitlines()[0] if exc.orig else exc}). No call is placed until it is "
+                    "back; the dialer retries every tick and nothing stored is lost. Check that the server is up "
+                    "and reachable"
+                ) from exc
+            if not isinstance(exc, OperationalError):
+                raise
             raise StoreError(f"the database failed: {exc.orig}. Is it reachable and not locked?") from exc
 
     def _move_record(self, conn: Connection, record_id: int, target: RecordStatus, values: Mapping[str, Any]) -> None:
@@ -205,6 +226,7 @@ class StoreBase:
         decision: RetryDecision,
         now: datetime,
         extra: Mapping[str, Any] | None = None,
+        blocked_reason: str | None = None,
     ) -> FinishedAttempt:
         """Move the record of an ended attempt on by ``decision``, with ``result`` counted.
 
@@ -218,9 +240,9 @@ class StoreBase:
             **(extra or {}),
             "lease_owner": None,
             "lease_until": None,
-            "blocked_reason": None,
+            "blocked_reason": blocked_reason,
             "blocked_detail": decision.reason,
-            "blocked_until": None,
+            "blocked_until": decision.retry_at if blocked_reason else None,
             "updated_at": now,
         }
         if decision.status is RecordStatus.DIALING:

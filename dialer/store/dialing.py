@@ -476,11 +476,20 @@ class DialingStore(StoreBase):
             raise AlreadyExists(f"a number of this batch went in flight meanwhile: {exc.orig}") from exc
         return refused
 
-    def withdraw_attempts(self, calls: Sequence[tuple[Record, str]], *, now: datetime) -> int:
+    def withdraw_attempts(
+        self,
+        calls: Sequence[tuple[Record, str]],
+        *,
+        now: datetime,
+        next_dial_at: datetime | None = None,
+        blocked_reason: str | None = None,
+        blocked_detail: str | None = None,
+    ) -> int:
         """Remove attempts written by :meth:`begin_attempts` that were never sent to the
         provider (still ``pending``, no provider reference), and put their ``(record, attempt
-        id)`` records back to ready as they were. For a batch cut short (the campaign was
-        paused half-way): no call was made, so no attempt is kept. Returns how many."""
+        id)`` records back to ready as they were (or not before ``next_dial_at``, held for
+        ``blocked_reason``). For a batch cut short (the campaign was paused half-way, the
+        provider refuses calls): no call was made, so no attempt is kept. Returns how many."""
         if not calls:
             return 0
         withdrawn = 0
@@ -496,12 +505,20 @@ class DialingStore(StoreBase):
                 )
                 if gone.rowcount != 1:
                     continue
-                values = {
+                values: dict[str, Any] = {
                     "lease_owner": None,
                     "lease_until": None,
                     "last_attempt_at": record.last_attempt_at,
                     "updated_at": now,
                 }
+                if blocked_reason is not None:  # held back like the call that stopped the batch
+                    values.update(
+                        blocked_reason=blocked_reason,
+                        blocked_detail=blocked_detail,
+                        blocked_until=next_dial_at,
+                    )
+                if next_dial_at is not None:
+                    values["next_dial_at"] = next_dial_at
                 self._move_record(conn, record.id, RecordStatus.READY, values)
                 withdrawn += 1
         return withdrawn
@@ -590,6 +607,7 @@ class DialingStore(StoreBase):
                 decision=decision,
                 now=now,
                 extra={"last_was_missed": ending.was_missed},
+                blocked_reason=ending.blocked_reason,
             )
 
     def recent_endings(self, campaign_id: int, *, since: datetime) -> list[Attempt]:

@@ -40,7 +40,20 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=5)
+        # A server that stops answering (a network cut, not a refusal) must not hang the tick:
+        # connecting gives up after connect_timeout, and TCP keepalives find a dead peer.
+        kwargs.update(
+            pool_pre_ping=True,
+            pool_size=5,
+            max_overflow=5,
+            connect_args={
+                "connect_timeout": 5,
+                "keepalives": 1,
+                "keepalives_idle": 10,
+                "keepalives_interval": 5,
+                "keepalives_count": 3,
+            },
+        )
         return create_engine(parsed, **kwargs)
     raise ConfigError(
         f"database {parsed.get_backend_name()!r} is not supported; use SQLite or PostgreSQL in DIALER_DATABASE_URL"

@@ -60,6 +60,9 @@ class AttemptEnding:
     raw: Mapping[str, object] | None = None
     caller_id: str | None = None
     """As :attr:`AttemptProgress.caller_id`."""
+    blocked_reason: str | None = None
+    """For an attempt the provider never took: why its record waits (a reason code shown by
+    `dialer status`, e.g. ``provider_rate_limited``), until the decision's ``retry_at``."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -193,6 +193,11 @@ class TelephonyBackend(Protocol):
         """For virtual-time runs: when something will next happen (``None``: nothing scheduled)."""
         ...
 
+    def cooling_until(self, *, now: datetime) -> datetime | None:
+        """Until when the provider asked the dialer to place no calls (a 429 and its
+        ``Retry-After``); ``None`` when it may place now. The tick claims no record before then."""
+        ...
+
     def check_credentials(self) -> str:
         """Start-up check of the login (and its role): a one-line description of who is dialing.
         Raises TelephonyAuthError naming the fix, or TelephonyUnavailable."""

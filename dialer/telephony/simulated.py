@@ -259,6 +259,9 @@ class SimulatedTelephony:
         centre = self.centre(campaign, now=now)
         return CentreStats(agent_seconds=centre.agent_seconds(), busy_agent_seconds=centre.busy_agent_seconds())
 
+    def cooling_until(self, *, now: datetime) -> datetime | None:
+        return None  # the simulated centre never rate-limits
+
     def next_event_at(self, *, now: datetime) -> datetime | None:
         pending = []
         if self._epoch is not None:

@@ -36,6 +36,7 @@ from xml.sax.saxutils import escape, quoteattr
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
@@ -65,6 +66,9 @@ CALLBACK_PATHS = {
 OVERDUE = timedelta(seconds=90)
 #: When reconciling by number, a call created this much before the attempt still matches.
 CLOCK_SKEW = timedelta(seconds=60)
+COOL_DOWN = timedelta(seconds=5)
+COOL_DOWN_CAP = timedelta(seconds=60)
+"""After a 429: no placements for ``Retry-After`` (or this, doubling while 429s continue), capped."""
 
 
 @runtime_checkable
@@ -111,7 +115,27 @@ def sign(auth_token: str, url: str, params: Mapping[str, str]) -> str:
     return str(RequestValidator(auth_token).compute_signature(url, dict(params)))
 
 
-def classify_error(exc: TwilioException, *, action: str) -> TelephonyError:
+class HttpClient(TwilioHttpClient):  # type: ignore[misc]
+    """The library's HTTP client, keeping the ``Retry-After`` of the last response (the
+    library's exceptions do not carry headers), so a 429 cools down for as long as Twilio asked,
+    and the ``Date`` of the newest response (for `dialer doctor`'s clock check)."""
+
+    retry_after: float | None = None
+    last_date: datetime | None = None
+
+    def request(self, *args: Any, **kwargs: Any) -> Response:
+        self.retry_after = None
+        response = super().request(*args, **kwargs)
+        self.last_date = http_date((response.headers or {}).get("Date"))
+        value = (response.headers or {}).get("Retry-After")
+        try:
+            self.retry_after = max(0.0, float(value)) if value else None
+        except ValueError:
+            self.retry_after = None
+        return response
+
+
+def classify_error(exc: TwilioException, *, action: str, retry_after: float | None = None) -> TelephonyError:
     """A Twilio error as one of the dialer's, by HTTP status first and then by code."""
     if isinstance(exc, TwilioServiceException):
         status, code, text = exc.status, exc.code, exc.detail or exc.title
@@ -126,9 +150,9 @@ def classify_error(exc: TwilioException, *, action: str) -> TelephonyError:
             f"{label}. Check DIALER_TWILIO_ACCOUNT_SID and DIALER_TWILIO_AUTH_TOKEN", code=scode, status=status
         )
     if status == 429 or code == 20429:
-        return TelephonyUnavailable(f"{label}; backing off", code=scode, status=status)
+        return TelephonyUnavailable(f"{label}; backing off", code=scode, status=429, retry_after=retry_after)
     if status is not None and status >= 500:
-        return TelephonyUnavailable(label, code=scode, status=status)
+        return TelephonyUnavailable(label, code=scode, status=status, retry_after=retry_after)
     if code in mapping.BAD_NUMBER_CODES:
         return TelephonyRejected(label, code=scode, status=status, bad_number=True)
     if code in mapping.BAD_CALLER_ID_CODES:
@@ -152,18 +176,6 @@ def _sent(exc: requests.RequestException) -> bool:
     return True
 
 
-class DatedHttpClient(TwilioHttpClient):  # type: ignore[misc]
-    """The library's HTTP client, keeping the ``Date`` header of the newest response."""
-
-    last_date: datetime | None = None
-
-    def request(self, *args: Any, **kwargs: Any) -> Any:
-        response = super().request(*args, **kwargs)
-        headers = getattr(response, "headers", None)
-        self.last_date = http_date(headers.get("Date") if headers is not None else None)
-        return response
-
-
 class TwilioTelephony:
     name = "twilio"
 
@@ -181,7 +193,7 @@ class TwilioTelephony:
         self.client = client or Client(
             config.account_sid,
             config.auth_token,
-            http_client=DatedHttpClient(timeout=config.timeout),
+            http_client=HttpClient(timeout=config.timeout),
             environment={},  # never read TWILIO_* (region, edge) from the environment
         )
         if config.api_base_url:
@@ -194,6 +206,8 @@ class TwilioTelephony:
         """Call SID → the attempt it belongs to: a call is never matched to two attempts."""
         self.error_listener: Callable[[TelephonyError, str], None] | None = None
         """Told of each failure the backend absorbs itself (a call read that failed): (error, operation)."""
+        self._cool_until: datetime | None = None
+        self._cool_step = COOL_DOWN
 
     # ----------------------------------------------------------------- place
     def _flow(self, request: CallRequest, options: CampaignCallOptions) -> dict[str, Any]:
@@ -228,7 +242,8 @@ class TwilioTelephony:
             self._placed_times.popleft()
         if self.max_cps is not None and len(self._placed_times) >= max(1, int(self.max_cps)):
             raise TelephonyUnavailable(
-                f"Twilio account CPS limit ({self.max_cps:g}/s) reached; the call is held for the next tick"
+                f"Twilio account CPS limit ({self.max_cps:g}/s) reached; the call is held for the next tick",
+                retry_after=1.0,
             )
         self._placed_times.append(now)
 
@@ -262,11 +277,31 @@ class TwilioTelephony:
                 )
         if options.time_limit:
             kwargs["time_limit"] = options.time_limit
+        cooling = self.cooling_until(now=now)
+        if cooling is not None:
+            raise TelephonyUnavailable(
+                f"Twilio asked the dialer to slow down (HTTP 429); placing resumes after {cooling:%H:%M:%S} UTC",
+                status=429,
+                retry_after=(cooling - now).total_seconds(),
+            )
         self._respect_cps(now)
         try:
             call = self.client.calls.create(**kwargs)
         except TwilioException as exc:
-            raise classify_error(exc, action=f"place a call to {request.number}") from exc
+            error = classify_error(exc, action=f"place a call to {request.number}", retry_after=self._retry_after())
+            if isinstance(error, TelephonyUnavailable) and error.rate_limited:
+                until = self._cool(now, retry_after=error.retry_after)
+                error.retry_after = (until - now).total_seconds()
+            elif isinstance(error, TelephonyUnavailable) and (error.status or 0) >= 500:
+                # The request reached Twilio (or a proxy in front of it) and the answer is an
+                # error: the call may have been created anyway. Never re-sent blindly.
+                raise PlacementUncertain(
+                    f"Twilio answered HTTP {error.status} to the call request to {request.number}; the call may "
+                    "exist, so it is reconciled before any redial",
+                    code=error.code,
+                    status=error.status,
+                ) from exc
+            raise error from exc
         except requests.RequestException as exc:
             if _sent(exc):
                 raise PlacementUncertain(
@@ -274,12 +309,30 @@ class TwilioTelephony:
                     "the call may exist and will be reconciled before any redial"
                 ) from exc
             raise TelephonyUnavailable(f"Twilio is unreachable: {exc}") from exc
+        self._cool_step = COOL_DOWN
         sid = str(call.sid)
         self._expects[sid] = (bool(options.machine_detection and self.config.public_base_url), expects_queue)
         self._claimed[sid] = request.attempt_id
         return Placement(
             provider_ref=sid, call_sid=sid, correlation="direct", raw={"sid": sid, "status": str(call.status or "")}
         )
+
+    def _retry_after(self) -> float | None:
+        return getattr(self.client.http_client, "retry_after", None)
+
+    def _cool(self, now: datetime, *, retry_after: float | None) -> datetime:
+        """Start (or extend) the cool-down after a 429: what ``Retry-After`` asked, capped."""
+        wait = self._cool_step
+        if retry_after is not None:
+            wait = min(COOL_DOWN_CAP, max(timedelta(seconds=retry_after), timedelta(seconds=1)))
+        self._cool_step = min(COOL_DOWN_CAP, self._cool_step * 2)
+        self._cool_until = max(self._cool_until or now, now + wait)
+        log.warning("Twilio rate limit (HTTP 429): no new calls for %.0f s", wait.total_seconds())
+        return self._cool_until
+
+    def cooling_until(self, *, now: datetime) -> datetime | None:
+        """Until when Twilio asked the dialer not to place calls (after a 429); None: it may."""
+        return self._cool_until if self._cool_until is not None and now < self._cool_until else None
 
     # ------------------------------------------------------------------ poll
     def poll(self, handles: Sequence[CallHandle], *, now: datetime) -> list[CallUpdate]:
@@ -451,7 +504,7 @@ class TwilioTelephony:
         """Twilio's clock, from the ``Date`` header of the newest response (None before any, or
         when the client was built elsewhere)."""
         http = self.client.http_client
-        return http.last_date if isinstance(http, DatedHttpClient) else None
+        return http.last_date if isinstance(http, HttpClient) else None
 
     def check_caller_ids(self, numbers: Sequence[str]) -> Mapping[str, bool]:
         """A caller ID is usable when it is one of the account's numbers or a verified caller ID."""

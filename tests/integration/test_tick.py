@@ -329,3 +329,47 @@ def test_one_number_twice_in_a_batch_is_dialed_once(
     assert [a.record_handle for a in store.in_flight(c.id)].count(first.handle) == 1
     held = store.get_record(c.id, second.handle)
     assert held.status is RecordStatus.READY and held.blocked_reason == "in_flight_same_number"
+
+
+def test_a_young_pending_attempt_left_by_a_crash_is_not_declared_never_placed_at_start_up(
+    store: SqlStore, campaign_factory: CampaignFactory, record_factory: RecordFactory, clock: VirtualClock
+) -> None:
+    """The crash came between writing the attempt and learning what the provider did: a search
+    that finds no call yet is not proof (the request may still be on its way, the provider's
+    search may lag), so the record is not redialed until RECONCILE_AFTER has passed."""
+    c = campaign_factory(agents=1)
+    (a,) = add_records(record_factory, c, 1)
+    first = context(store, clock)
+    (claim,) = store.claim_records(c.id, limit=1, worker="daemon", lease_seconds=300, now=clock.now())
+    store.begin_attempt(
+        claim.record, attempt_id="crashed", backend="simulated", mode="progressive", caller_id=None,
+        pacing_reason="test", now=clock.now(),
+    )  # fmt: skip
+    del first  # the process dies before the provider's answer is written
+    second = context(store, clock)
+    clock.advance(5)
+    assert tick.reconcile_in_flight(second, now=clock.now()) == 0
+    (left,) = store.in_flight()
+    assert left.id == "crashed" and left.state is AttemptState.PENDING
+    assert tick.run_tick(second, now=clock.now()).placed == 0  # the record is not dialed again meanwhile
+    clock.advance(tick.RECONCILE_AFTER.total_seconds())
+    tick.run_tick(second, now=clock.now())
+    crashed, *_ = store.attempts_for_record(store.get_record(c.id, a.handle).id)
+    assert crashed.id == "crashed" and crashed.correlation == "not_found" and crashed.outcome is CallResult.CANCELLED
+
+
+def test_a_provider_that_refuses_calls_gets_one_try_per_tick_and_the_other_claims_go_back(
+    store: SqlStore, campaign_factory: CampaignFactory, record_factory: RecordFactory, clock: VirtualClock
+) -> None:
+    c = campaign_factory(agents=3)
+    records = add_records(record_factory, c, 3)
+    down = TelephonyUnavailable("Evo Voice is unreachable (connection refused); no call was placed")
+    ctx, _ = scripted(store, clock, {r.phone: down for r in records})
+    report = tick.run_tick(ctx, now=clock.now())
+    assert report.campaigns[0].blocked == {"provider_unavailable": 3}
+    after = list(store.iter_records(c.id))
+    # One attempt tried and closed uncounted; the other two claims were never sent to the provider.
+    assert sum(len(store.attempts_for_record(r.id)) for r in after) == 1
+    assert {r.status for r in after} == {RecordStatus.READY} and all(r.attempts == 0 for r in after)
+    assert {r.next_dial_at for r in after} == {clock.now() + tick.UNAVAILABLE_BACKOFF}
+    assert store.waiting_breakdown(c.id, now=clock.now()) == {"provider_unavailable": 3}

@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
-from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from dialer.context import build_context
@@ -26,14 +26,14 @@ from dialer.settings import load_settings
 from dialer.sim.callcentre import CallModel
 from dialer.store.repository import SqlStore
 from dialer.telephony.base import CallHandle, CallRequest, CallUpdate
-from dialer.telephony.twilio_voice import CampaignCallOptions, TwilioConfig, TwilioTelephony, sign
+from dialer.telephony.twilio_voice import CampaignCallOptions, HttpClient, TwilioConfig, TwilioTelephony, sign
 from dialer.web.twilio_callbacks import create_app
 from tests.conftest import T0
 
 OWNED = "+12125550100"
 
 
-class RecordingHttpClient(TwilioHttpClient):
+class RecordingHttpClient(HttpClient):
     """The library's own HTTP client, keeping a copy of every request it sends."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -216,14 +216,25 @@ def test_provider_errors_become_dialer_errors(world: World) -> None:
     assert cid.value.bad_caller_id and "verified caller ID" in cid.value.message
     with pytest.raises(TelephonyAuthError, match="DIALER_TWILIO_AUTH_TOKEN"):
         world.backend(token="wrong").check_credentials()
-    world.sandbox.faults = Faults(burst_429_every=1, burst_429_length=1)
-    with pytest.raises(TelephonyUnavailable, match="429"):
+    world.sandbox.faults = Faults(burst_429_every=1, burst_429_length=1, retry_after=7)
+    with pytest.raises(TelephonyUnavailable, match="429") as limited:
         backend.place_call(
             CallRequest(attempt_id="z", campaign="c", flow_id="q", number="+12125550112", caller_id=OWNED), now=now
         )
-    world.sandbox.faults = Faults(error_rate=1.0)
-    with pytest.raises(TelephonyUnavailable, match="500"):
+    # The cool-down lasts as long as Retry-After asked; until then no request is sent at all.
+    assert limited.value.rate_limited and limited.value.retry_after == 7
+    assert backend.cooling_until(now=now) == now + timedelta(seconds=7)
+    sent = world.sandbox.requests
+    with pytest.raises(TelephonyUnavailable, match="slow down"):
         backend.place_call(
+            CallRequest(attempt_id="z2", campaign="c", flow_id="q", number="+12125550112", caller_id=OWNED), now=now
+        )
+    assert world.sandbox.requests == sent
+    assert backend.cooling_until(now=now + timedelta(seconds=7)) is None
+    world.sandbox.faults = Faults(error_rate=1.0)
+    # A 5xx answer to a create may hide a call that was made: uncertain, never a plain refusal.
+    with pytest.raises(PlacementUncertain, match="HTTP 500"):
+        world.backend().place_call(
             CallRequest(attempt_id="w", campaign="c", flow_id="q", number="+12125550113", caller_id=OWNED), now=now
         )
     assert world.sandbox.sessions_for("+12125550112") == [] and world.sandbox.sessions_for("+12125550113") == []

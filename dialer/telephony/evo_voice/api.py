@@ -182,7 +182,7 @@ class EvoVoiceApi:
             ) from exc
         if response.is_success:
             return _body(response)
-        error = error_from_response(response.status_code, response.content, operation=operation)
+        error = _error(response, operation=operation)
         if response.status_code >= 500:
             raise PlacementUncertain(
                 f"Evo Voice answered HTTP {response.status_code} to the request to dial {number_to_dial}; the call "
@@ -337,7 +337,7 @@ class EvoVoiceApi:
             else:
                 if response.is_success:
                     return _body(response)
-                error = error_from_response(response.status_code, response.content, operation=operation)
+                error = _error(response, operation=operation)
                 if not _retryable(response.status_code):
                     raise error
                 wait = _retry_after(response)
@@ -346,6 +346,14 @@ class EvoVoiceApi:
             delay = self._rng.uniform(0, min(self._backoff_cap, self._backoff * 2 ** (attempt - 1)))
             self._sleep(min(self._backoff_cap, max(delay, wait or 0.0)))
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _error(response: httpx.Response, *, operation: str) -> TelephonyError:
+    """The dialer's error for an error response, with the ``Retry-After`` it asked for."""
+    error = error_from_response(response.status_code, response.content, operation=operation)
+    if isinstance(error, TelephonyUnavailable):
+        error.retry_after = _retry_after(response)
+    return error
 
 
 def _body(response: httpx.Response) -> object:

@@ -236,6 +236,7 @@ class EvoVoiceTelephony:
                 f"Evo Voice asked the dialer to slow down (HTTP 429); placing resumes after "
                 f"{self._cool_until:%H:%M:%S} UTC",
                 status=429,
+                retry_after=(self._cool_until - now).total_seconds(),
             )
         self._ensure_ready()
         call = TrackedCall(
@@ -256,8 +257,9 @@ class EvoVoiceTelephony:
             self._calls[call.attempt_id] = call  # reconcile() needs the number and time
             raise
         except TelephonyUnavailable as exc:
-            if exc.status == 429:
-                self._cool(now)
+            if exc.rate_limited:
+                self._cool(now, retry_after=exc.retry_after)
+                exc.retry_after = (self._cool_until - now).total_seconds() if self._cool_until else exc.retry_after
             raise
         self._cool_step = COOL_DOWN
         self._calls[call.attempt_id] = call
@@ -272,10 +274,19 @@ class EvoVoiceTelephony:
             log.info("Evo Voice answered a placement with an unexpected body %.200r; correlating instead", body)
         return Placement(provider_ref=None, correlation="pending")
 
-    def _cool(self, now: datetime) -> None:
-        self._cool_until = now + self._cool_step
-        log.warning("Evo Voice rate limit (HTTP 429): no new calls for %.0f s", self._cool_step.total_seconds())
+    def _cool(self, now: datetime, *, retry_after: float | None = None) -> None:
+        """No placements for the cool-down: at least what ``Retry-After`` asked for (capped),
+        else a step that doubles while 429s continue."""
+        wait = self._cool_step
+        if retry_after is not None:
+            wait = min(COOL_DOWN_CAP, max(timedelta(seconds=retry_after), timedelta(seconds=1)))
+        self._cool_until = max(self._cool_until or now, now + wait)
+        log.warning("Evo Voice rate limit (HTTP 429): no new calls for %.0f s", wait.total_seconds())
         self._cool_step = min(COOL_DOWN_CAP, self._cool_step * 2)
+
+    def cooling_until(self, *, now: datetime) -> datetime | None:
+        """Until when Evo Voice asked the dialer not to place calls (after a 429); None: it may."""
+        return self._cool_until if self._cool_until is not None and now < self._cool_until else None
 
     # -------------------------------------------------------------- polling
     def poll(self, handles: Sequence[CallHandle], *, now: datetime) -> list[CallUpdate]:
@@ -365,8 +376,8 @@ class EvoVoiceTelephony:
             self.error_listener(exc, "poll")
         wait = min(POLL_BACKOFF_CAP, self.poll_interval * 2 ** min(self._poll_failures, 10))
         self._poll_paused_until = now + wait
-        if exc.status == 429:
-            self._cool(now)
+        if isinstance(exc, TelephonyUnavailable) and exc.rate_limited:
+            self._cool(now, retry_after=exc.retry_after)
         level = logging.ERROR if isinstance(exc, TelephonyAuthError) else logging.WARNING
         log.log(level, "polling Evo Voice failed (%s); next poll in %.0f s", exc, wait.total_seconds())
 
