@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from dialer.daemon import ownership
 from dialer.domain.campaigns import Campaign, CampaignSpec
 from dialer.domain.clock import VirtualClock
 from dialer.domain.records import NewRecord
@@ -31,6 +32,14 @@ from dialer.store.tables import Base
 PG_ENV = "DIALER_TEST_POSTGRES_URL"
 # A Monday, 15:00 UTC: 10:00 in New York, 07:00 in Los Angeles.
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _no_pacer_outlives_its_test() -> Iterator[None]:
+    """A daemon a test started in the background and never stopped would keep renewing (and
+    taking) pacer leases in the next test's database."""
+    yield
+    ownership.stop_all()
 
 
 @pytest.fixture(autouse=True)

@@ -214,6 +214,8 @@ class Pacers:
         self._fair = fair
         self._stop.clear()
         self._thread = threading.Thread(target=self._beat, name="pacer-heartbeat", daemon=True)
+        with _RUNNING_LOCK:
+            _RUNNING.add(self)
         self._thread.start()
 
     def stop_watching(self) -> None:
@@ -222,11 +224,16 @@ class Pacers:
 
     def _beat(self) -> None:
         while not self._stop.wait(self.heartbeat_seconds):
-            self.heartbeat()
+            try:
+                self.heartbeat()
+            except Exception as exc:
+                log.warning("pacer heartbeat failed (%s: %s); retrying", type(exc).__name__, exc)
 
     def stop(self) -> None:
         """Stop the heartbeat and give the leases up: another daemon may take them at once."""
         self._stop.set()
+        with _RUNNING_LOCK:
+            _RUNNING.discard(self)
         if self._thread is not None:
             self._thread.join(timeout=self.heartbeat_seconds + 30)
             self._thread = None
@@ -245,6 +252,20 @@ class Pacers:
                 self.store.release_pacers(owner=self.owner, campaign_ids=held)
             except DialerError as exc:  # they expire on their own
                 log.warning("could not release the pacer leases (%s); they expire in %g s", exc, self.lease_seconds)
+
+
+_RUNNING: set[Pacers] = set()
+_RUNNING_LOCK = threading.Lock()
+
+
+def stop_all() -> int:
+    """Stop every heartbeat this process still runs and give up its leases (an embedding
+    application shutting down, or a test suite between tests). Returns how many."""
+    with _RUNNING_LOCK:
+        running = list(_RUNNING)
+    for pacers in running:
+        pacers.stop()
+    return len(running)
 
 
 def for_settings(store: SqlStore, settings: Settings) -> Pacers:
