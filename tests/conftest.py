@@ -37,9 +37,11 @@ T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 @pytest.fixture(autouse=True)
 def _no_pacer_outlives_its_test() -> Iterator[None]:
     """A daemon a test started in the background and never stopped would keep renewing (and
-    taking) pacer leases in the next test's database."""
+    taking) pacer leases in the next test's database. (Those of wider fixtures, such as a
+    module's web server, started before the test and stay.)"""
+    before = ownership.running()
     yield
-    ownership.stop_all()
+    ownership.stop_all(keep=before)
 
 
 @pytest.fixture(autouse=True)

@@ -258,14 +258,20 @@ _RUNNING: set[Pacers] = set()
 _RUNNING_LOCK = threading.Lock()
 
 
-def stop_all() -> int:
-    """Stop every heartbeat this process still runs and give up its leases (an embedding
-    application shutting down, or a test suite between tests). Returns how many."""
+def running() -> frozenset[Pacers]:
+    """The pacer heartbeats this process runs now."""
     with _RUNNING_LOCK:
-        running = list(_RUNNING)
-    for pacers in running:
+        return frozenset(_RUNNING)
+
+
+def stop_all(*, keep: frozenset[Pacers] = frozenset()) -> int:
+    """Stop every heartbeat this process still runs, except those in ``keep``, and give up
+    their leases (an embedding application shutting down, or a test suite after a test that
+    left a daemon running). Returns how many."""
+    stopping = running() - keep
+    for pacers in stopping:
         pacers.stop()
-    return len(running)
+    return len(stopping)
 
 
 def for_settings(store: SqlStore, settings: Settings) -> Pacers:
