@@ -172,6 +172,36 @@ def _write_progress(conn: Connection, attempt_id: str, progress: AttemptProgress
         conn.execute(_FILL_CALLER_ID, {"_aid": attempt_id, "caller_id": progress.caller_id})
 
 
+def _pending_attempt(
+    record: Record,
+    attempt_id: str,
+    *,
+    backend: str,
+    mode: str,
+    caller_id: str | None,
+    pacing_reason: str,
+    now: datetime,
+    preview: bool = False,
+    agent: str | None = None,
+) -> dict[str, Any]:
+    """The row of an attempt written before its call is placed (``pending``)."""
+    return {
+        "id": attempt_id,
+        "record_id": record.id,
+        "campaign_id": record.campaign_id,
+        "backend": backend,
+        "mode": mode,
+        "state": AttemptState.PENDING.value,
+        "number_dialed": record.phone,
+        "caller_id": caller_id,
+        "created_at": now,
+        "updated_at": now,
+        "pacing_reason": pacing_reason,
+        "preview": preview,
+        "agent": agent,
+    }
+
+
 class _Explain(Executable, ClauseElement):
     """``EXPLAIN`` (PostgreSQL) or ``EXPLAIN QUERY PLAN`` (SQLite) of a statement."""
 
@@ -378,21 +408,17 @@ class DialingStore(StoreBase):
                         )
                 conn.execute(
                     _INSERT_ATTEMPT,
-                    {
-                        "id": attempt_id,
-                        "record_id": record.id,
-                        "campaign_id": record.campaign_id,
-                        "backend": backend,
-                        "mode": mode,
-                        "state": AttemptState.PENDING.value,
-                        "number_dialed": record.phone,
-                        "caller_id": caller_id,
-                        "created_at": now,
-                        "updated_at": now,
-                        "pacing_reason": pacing_reason,
-                        "preview": preview,
-                        "agent": agent,
-                    },
+                    _pending_attempt(
+                        record,
+                        attempt_id,
+                        backend=backend,
+                        mode=mode,
+                        caller_id=caller_id,
+                        pacing_reason=pacing_reason,
+                        now=now,
+                        preview=preview,
+                        agent=agent,
+                    ),
                 )
         except IntegrityError as exc:
             raise AlreadyExists(f"{record.phone} already has a call in flight") from exc
@@ -454,21 +480,15 @@ class DialingStore(StoreBase):
                     busy.add(record.phone)
                     self._move_record(conn, record.id, RecordStatus.DIALING, record_values)
                     rows.append(
-                        {
-                            "id": attempt_id,
-                            "record_id": record.id,
-                            "campaign_id": record.campaign_id,
-                            "backend": backend,
-                            "mode": mode,
-                            "state": AttemptState.PENDING.value,
-                            "number_dialed": record.phone,
-                            "caller_id": caller_id,
-                            "created_at": now,
-                            "updated_at": now,
-                            "pacing_reason": pacing_reason,
-                            "preview": False,
-                            "agent": None,
-                        }
+                        _pending_attempt(
+                            record,
+                            attempt_id,
+                            backend=backend,
+                            mode=mode,
+                            caller_id=caller_id,
+                            pacing_reason=pacing_reason,
+                            now=now,
+                        )
                     )
                 if rows:
                     conn.execute(_INSERT_ATTEMPT, rows)
