@@ -44,6 +44,10 @@ class PacingSnapshot:
         wrap_remaining: with ``talk_elapsed``, the seconds of wrap-up left for each agent in
             wrap-up (the rest of ``busy_elapsed``); ``None`` when unknown.
         wrap_seconds: the campaign's wrap-up time per call (handle time = talk + this), if known.
+        amd_false_positives: cumulative people the answering-machine detection took for a machine
+            and hung up on (known, or the campaign's reasoned estimate), already inside
+            ``live_answers`` and ``abandoned``. Pacing cannot avoid them: they are the same share
+            of live answers whatever the dial rate.
     """
 
     now: datetime
@@ -64,6 +68,7 @@ class PacingSnapshot:
     talk_elapsed: tuple[float, ...] | None = None
     wrap_remaining: tuple[float, ...] | None = None
     wrap_seconds: float | None = None
+    amd_false_positives: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "now", ensure_aware(self.now, name="PacingSnapshot.now"))

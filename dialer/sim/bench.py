@@ -99,9 +99,9 @@ def stress_cells() -> list[Cell]:
         Cell(name="stress: cold start (N=20 p=0.20)", agents=20, hit_rate=0.20, hours=8.0, scenario="coldstart"),
         Cell(name="stress: fast-fail non-live (N=20 p=0.20)", agents=20, hit_rate=0.20, hours=8.0, scenario="fastfail"),
         Cell(name="stress: AMD variant (N=20 p=0.20)", agents=20, hit_rate=0.20, hours=8.0, scenario="amd"),
-        Cell(name="stress: AMD variant (N=5 p=0.35)", agents=5, hit_rate=0.35, hours=24.0, scenario="amd"),
+        Cell(name="stress: AMD variant (N=5 p=0.35)", agents=5, hit_rate=0.35, hours=80.0, scenario="amd"),
         Cell(name="stress: exponential talk (N=20 p=0.20)", agents=20, hit_rate=0.20, hours=8.0, scenario="exp"),
-        Cell(name="stress: exponential talk (N=5 p=0.20)", agents=5, hit_rate=0.20, hours=24.0, scenario="exp"),
+        Cell(name="stress: exponential talk (N=5 p=0.20)", agents=5, hit_rate=0.20, hours=80.0, scenario="exp"),
     ]
 
 
@@ -257,6 +257,7 @@ def run(
             talk_elapsed=obs.talk_elapsed,
             wrap_remaining=obs.wrap_remaining,
             wrap_seconds=cc.model.wrap,
+            amd_false_positives=st.amd_false_positives,
         )
         d = decide(snap)
         n = d.calls_to_place
