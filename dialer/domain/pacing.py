@@ -178,6 +178,15 @@ class Meter:
     handle_times: deque[float] = field(default_factory=lambda: deque(maxlen=SAMPLE_SIZE))
     answer_delays: deque[float] = field(default_factory=lambda: deque(maxlen=SAMPLE_SIZE))
     non_live_times: deque[float] = field(default_factory=lambda: deque(maxlen=SAMPLE_SIZE))
+    amd_machines: int = 0
+    """Ended attempts the answering-machine detection classed as a machine."""
+    amd_false_positive_rate: float = 0.0
+    """The campaign's reasoned estimate of people among those (option ``amd_false_positive_rate``)."""
+
+    @property
+    def amd_false_positives(self) -> int:
+        """Estimated people among the AMD machines: abandoned live answers the counts above miss."""
+        return round(self.amd_false_positive_rate * self.amd_machines)
 
     def observe(
         self,
@@ -188,9 +197,12 @@ class Meter:
         answer_delay: float | None,
         handle_time: float | None,
         ring_time: float | None = None,
+        amd_machine: bool = False,
     ) -> None:
-        """``ring_time``: for a non-live attempt, seconds from placement until it stopped ringing."""
+        """``ring_time``: for a non-live attempt, seconds from placement until it stopped ringing;
+        ``amd_machine``: the answering-machine detection classed the attempt as a machine."""
         self.ended += 1
+        self.amd_machines += int(amd_machine)
         self.live_answers += int(live)
         self.abandoned += int(abandoned)
         self.connects += int(connected)
