@@ -112,10 +112,9 @@ def test_the_snapshot_counts_the_estimated_amd_false_positives_as_abandoned(
     c = campaign_factory(mode=DialMode.PREDICTIVE, agents=10, options={"amd_false_positive_rate": 0.05})
     _history(store, c, ended_before=clock.now(), answers=600, abandoned=15)
     ids = report_history.add_records(store, c, 200, now=clock.now(), prefix=f"M{c.id}")
+    placed = clock.now() - timedelta(hours=2)
     machines = [
-        dataclasses.replace(
-            report_history.attempt(c, rid, clock.now() - timedelta(hours=2), CallResult.ANSWERING_MACHINE), amd="machine"
-        )
+        dataclasses.replace(report_history.attempt(c, rid, placed, CallResult.ANSWERING_MACHINE), amd="machine")
         for rid in ids
     ]
     report_history.add_attempts(store, machines)

@@ -295,16 +295,16 @@ def test_auto_rule_is_marginal_for_small_teams_with_its_own_epsilon() -> None:
 def test_day_budget_slows_then_stops_a_day_running_over_the_cap() -> None:
     day = 8 * 3600.0
     pol = Predictive(day_seconds=day, day_origin=T0)
-    assert pol.target == pytest.approx(0.027)  # every day is held under the cap: aim higher
+    assert pol.target == pytest.approx(0.029)  # every day is held under the cap: aim higher
     pol.decide(_snap(0, live_answers=500, abandoned=10))
     on_track = pol.day_factor(_snap(3600, live_answers=1500, abandoned=20))  # 10 of 1000 today
     assert on_track == 1.0
     # A small team (100 answers an hour) on track early in the day keeps its ε: the margin covers
     # the next hour's noise, which the loop can still correct after it ...
     small = pol.day_factor(_snap(3600, live_answers=600, abandoned=11))  # 1 of 100 today
-    assert small == 1.0
+    assert small is not None and small > 0.95
     hot = pol.day_factor(_snap(3600, live_answers=600, abandoned=14))  # 4 of 100 in the first hour
-    assert hot is not None and 0.5 < hot < 1.0
+    assert hot is not None and 0.5 < hot < small
     # ... while a margin over the whole rest of the day (day_horizon=None) slows it already.
     whole = Predictive(day_seconds=day, day_origin=T0, day_horizon=None)
     whole.decide(_snap(0, live_answers=500, abandoned=10))
@@ -325,10 +325,11 @@ def test_day_budget_leaves_the_amd_false_positives_out_of_what_the_pacer_may_spe
     day = 8 * 3600.0
     pol = Predictive(day_seconds=day, day_origin=T0)
     assert pol.day_factor(_snap(0, live_answers=0, abandoned=0)) == 1.0  # the day starts
-    # 4 h in: 400 live answers, 10 abandoned (2.5 %): on track
+    # 4 h in: 400 live answers, 10 abandoned (2.5 %): about on track
     plain = _snap(4 * 3600, live_answers=400, abandoned=10)
     assert Predictive.floor_rate(plain) == 0.0
-    assert pol.day_factor(plain) == 1.0
+    on_track = pol.day_factor(plain)
+    assert on_track is not None and on_track > 0.9
     # the same day, when 8 of the 10 were AMD false positives (2 % of live answers): the other
     # 4 h will bring about 8 more of those, give or take √8, which leaves the pacer little
     amd = _snap(4 * 3600, live_answers=400, abandoned=10, amd_false_positives=8)
