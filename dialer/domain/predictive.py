@@ -415,6 +415,9 @@ class Predictive:
     """Safety margin of the day budget, in standard deviations of the rest of the day's abandons."""
     day_exponent: float = 2.0
     """How strongly ε follows the day's remaining allowance: ε × (allowed rate ÷ target)^this."""
+    day_floor_z: float = 3.0
+    """The same for the AMD false positives over the rest of the day: on bench-v1-amd at N = 5
+    (2 % of live answers), 1.65 left 12 % of 8-hour days above the cap, 3.0 about 3 %."""
     day_horizon: float | None = 3600.0
     """The day budget's margin covers the abandons expected within this many seconds (the noise
     the loop cannot correct before the day ends); None: the whole rest of the day."""
@@ -706,11 +709,12 @@ class Predictive:
         answers expected in the rest of the day (at today's answer rate), the rest may abandon
         B = cap·(L + L_r) − D. Of those, the AMD false positives (:meth:`floor_rate` f of every
         live answer, whatever the pacing) are not the pacer's to steer, so the rate r it may
-        run at keeps (r + f)·L_r + z·√(f·L_r + r·L_h) ≤ B: a margin of ``day_z`` standard
-        deviations of the Poisson counts — of its own abandons over L_h, the answers expected
+        run at keeps (r + f)·L_r + √(z_f²·f·L_r + z²·r·L_h) ≤ B: a margin of ``day_z`` (z)
+        standard deviations of the Poisson count of its own abandons over L_h, the answers expected
         within ``day_horizon`` (the noise the loop has no time left to correct; the whole rest
-        of the day when that is shorter or the horizon is None), and of the false positives over
-        the whole rest of the day (which the pacer can offset only down to abandoning nothing).
+        of the day when that is shorter or the horizon is None), and of ``day_floor_z`` (z_f) for
+        the false positives over the whole rest of the day (which the pacer can offset only down
+        to abandoning nothing).
         The factor is (r ÷ (target − f))^``day_exponent``, capped at 1 while the day is on
         track, and 0 when nothing is left — the policy then dials progressively, which abandons
         nothing of its own.
@@ -744,14 +748,14 @@ class Predictive:
         return min(1.0, float((allowed_own / own_target) ** self.day_exponent)), allowed_own + floor
 
     def _allowed_own_rate(self, allowance: float, remaining: float, horizon: float, floor: float) -> float:
-        """The largest own rate r with (r + f)·L_r + z·√(f·L_r + r·L_h) ≤ B (0 if none).
+        """The largest own rate r with (r + f)·L_r + √(z_f²·f·L_r + z²·r·L_h) ≤ B (0 if none).
 
         The false positives' noise counts over the whole rest of the day (the pacer can absorb
         it only down to abandoning nothing itself), its own over the horizon L_h."""
-        z = self.day_z
+        z2, zf2 = self.day_z**2, self.day_floor_z**2
 
         def need(r: float) -> float:
-            return (r + floor) * remaining + z * math.sqrt(floor * remaining + r * horizon)
+            return (r + floor) * remaining + math.sqrt(zf2 * floor * remaining + z2 * r * horizon)
 
         if need(0.0) >= allowance:
             return 0.0
