@@ -364,11 +364,11 @@ class Estimates:
 TARGET_SHARE = {"us": 2.5 / 3.0, "uk": 1.8 / 3.0}
 BUDGET_WINDOW = {"us": 30 * 86400.0, "uk": 86400.0}
 #: With a day budget every day ends under the cap on its own, so the long-run loop may aim
-#: higher under the 30-day rule (2.8 % of 3 %; the loop aims lower on days the day budget
+#: higher under the 30-day rule (2.7 % of 3 %; the loop aims lower on days the day budget
 #: allows less, which is what binds below about 50 agents); the UK rolling 24 hours keeps 1.8 %.
-#: At 2.9 % the 100-agent cells of the reduced bench grid landed at 2.9 % ± 0.15 over seeds,
-#: an upper bound above 3 %, for no gain in occupancy.
-DAY_TARGET_SHARE = {"us": 2.8 / 3.0, "uk": 1.8 / 3.0}
+#: At 2.8–2.9 % the 100-agent cells of the reduced bench grid (1.6 h runs) spread to an upper
+#: bound above 3 % over seeds, and hit the budget override, for no gain in occupancy.
+DAY_TARGET_SHARE = {"us": 2.7 / 3.0, "uk": 1.8 / 3.0}
 
 
 @dataclass
