@@ -525,8 +525,32 @@ def _import_child(url: str, path: str, workdir: str) -> dict[str, Any]:
     started = time.perf_counter()
     report = import_file(store, campaign, Path(path), options, now=T0)
     seconds = time.perf_counter() - started
+    server = _server_cpu(url) if store.dialect == "postgresql" else None
     store.close()
-    return {"seconds": seconds, "rows": report.rows_read, "imported": report.imported, "rejected": report.rejected}
+    result = {"seconds": seconds, "rows": report.rows_read, "imported": report.imported, "rejected": report.rejected}
+    return result if server is None else {**result, "cpu_server": server}
+
+
+def _server_cpu(url: str, pid: int | None = None) -> float | None:
+    """CPU seconds used so far by the PostgreSQL backends serving ``url``'s database (the one
+    with ``pid`` alone, if given), read from /proc: only for a server on this machine."""
+    with psycopg.connect(libpq(url), autocommit=True) as conn:
+        own = conn.execute("SELECT pg_backend_pid()").fetchone()
+        if pid is None:
+            rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()").fetchall()
+            pids = [int(r[0]) for r in rows if own is None or r[0] != own[0]]
+        else:
+            pids = [pid]
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    for backend in pids:
+        try:
+            with open(f"/proc/{backend}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None  # not a local server (or not ours to read)
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def _to_sql_child(path: str, workdir: str) -> dict[str, Any]:
@@ -546,6 +570,8 @@ def _copy_child(url: str, path: str) -> dict[str, Any]:
     columns = ", ".join(f'"c{i}" text' for i in range(len(header)))
     started = time.perf_counter()
     with psycopg.connect(libpq(url)) as conn:
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()
+        assert backend is not None
         conn.execute("DROP TABLE IF EXISTS bench_copy")
         conn.execute(f"CREATE TABLE bench_copy ({columns})")
         with conn.cursor() as cursor, cursor.copy("COPY bench_copy FROM STDIN (FORMAT csv, HEADER)") as copy:
@@ -553,8 +579,10 @@ def _copy_child(url: str, path: str) -> dict[str, Any]:
                 while block := data.read(1 << 20):
                     copy.write(block)
         rows = conn.execute("SELECT count(*) FROM bench_copy").fetchone()
+        seconds = time.perf_counter() - started
+        server = _server_cpu(url, backend[0])
         conn.execute("DROP TABLE bench_copy")
-    return {"seconds": time.perf_counter() - started, "rows": rows[0] if rows else 0}
+    return {"seconds": seconds, "rows": rows[0] if rows else 0, "cpu_server": server}
 
 
 def _records_copy_child(url: str, dump: str) -> dict[str, Any]:
@@ -576,6 +604,9 @@ def _records_copy_child(url: str, dump: str) -> dict[str, Any]:
         ).fetchone()
         assert campaign is not None
         columns = "campaign_id, " + _RECORD_COLUMNS
+        backend = conn.execute("SELECT pg_backend_pid()").fetchone()
+        assert backend is not None
+        before = _server_cpu(url, backend[0])
         started = time.perf_counter()
         with conn.cursor() as cursor, cursor.copy(f"COPY records ({columns}) FROM STDIN") as copy:
             prefix = f"{campaign[0]}\t".encode()
@@ -583,9 +614,11 @@ def _records_copy_child(url: str, dump: str) -> dict[str, Any]:
                 for line in data:
                     copy.write(prefix + line)
         seconds = time.perf_counter() - started
+        after = _server_cpu(url, backend[0])
         rows = conn.execute("SELECT count(*) FROM records WHERE campaign_id = %s", campaign).fetchone()
         conn.rollback()
-    return {"seconds": seconds, "rows": rows[0] if rows else 0}
+    server = after - before if after is not None and before is not None else None
+    return {"seconds": seconds, "rows": rows[0] if rows else 0, "cpu_server": server}
 
 
 _RECORD_COLUMNS = (
@@ -599,6 +632,10 @@ def _dump_records(url: str, path: Path) -> None:
         with cursor.copy(f"COPY (SELECT {_RECORD_COLUMNS} FROM records) TO STDOUT") as copy:
             for block in copy:
                 out.write(block)
+
+
+def _per_100k(seconds: float | None, rows: int) -> str:
+    return "–" if seconds is None else f"{seconds * 100_000 / max(rows, 1):.2f}"
 
 
 def _load() -> str:
@@ -627,8 +664,11 @@ def import_section(args: argparse.Namespace, dbs: Databases) -> None:
         _dump_records(pg_url, dump)
         floor = in_child(_records_copy_child, pg_url, str(dump))
         dump.unlink()
-    print("| path | seconds | rows/s | CPU s per 100k rows (importer + workers) | peak RSS MB | vs baseline |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| path | seconds | rows/s | CPU s per 100k rows (importer + workers) | PostgreSQL server CPU s per 100k "
+        "| peak RSS MB | vs baseline |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for i, (name, result, _) in enumerate(results):
         baseline = results[i + 1 - 2 * (i % 2)][1] if i % 2 == 0 else result
         rate = result["rows"] / result["seconds"]
@@ -636,15 +676,17 @@ def import_section(args: argparse.Namespace, dbs: Databases) -> None:
         per = 100_000 / max(result["rows"], 1)
         cpu = f"{(result['cpu_main'] + result['cpu_workers']) * per:.2f} ({result['cpu_main'] * per:.2f} + "
         cpu += f"{result['cpu_workers'] * per:.2f})"
+        server = result.get("cpu_server")
         print(
-            f"| {name} | {result['seconds']:.1f} | {rate:,.0f} | {cpu} | {result['peak_mb']:.0f} | "
-            f"{'speed ×' + format(ratio, '.2f') if i % 2 == 0 else 'baseline'} |"
+            f"| {name} | {result['seconds']:.1f} | {rate:,.0f} | {cpu} | {_per_100k(server, result['rows'])} | "
+            f"{result['peak_mb']:.0f} | {'speed ×' + format(ratio, '.2f') if i % 2 == 0 else 'baseline'} |"
         )
     if dbs.pg_url is not None:
         ours = results[2][1]
         print(
             f"| COPY of the imported records into `records` (its indexes and foreign keys; the server's floor) | "
-            f"{floor['seconds']:.1f} | {floor['rows'] / floor['seconds']:,.0f} | – | {floor['peak_mb']:.0f} | "
+            f"{floor['seconds']:.1f} | {floor['rows'] / floor['seconds']:,.0f} | – | "
+            f"{_per_100k(floor.get('cpu_server'), floor['rows'])} | {floor['peak_mb']:.0f} | "
             f"the import runs at ×{floor['seconds'] / ours['seconds']:.2f} its speed |"
         )
     print(f"\nload average after: {_load()}")
