@@ -32,9 +32,11 @@ def test_the_scale_bench_prints_every_row_with_its_baseline(
     assert "SEARCH records USING INDEX ix_records_claim" in out and "TEMP B-TREE" not in out
     assert "| raw sqlite3, 2 transactions per placement |" in out
     assert "| pandas read_csv + to_sql → SQLite |" in out and "| dialer import → SQLite |" in out
+    assert "CPU s per 100k rows (importer + workers)" in out and "load average before:" in out
     assert "| dialer export → CSV (sqlite) |" in out
     if pg:
         assert "| postgresql | 300 |" in out and "Index Scan using ix_records_claim" in out
         assert "| bare COPY FROM STDIN → PostgreSQL |" in out
+        assert "| COPY of the imported records into `records` (its indexes and foreign keys" in out
         assert "| bare COPY (SELECT …) TO STDOUT (postgresql) |" in out
         assert "PostgreSQL export / SQLite export" in out
