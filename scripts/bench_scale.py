@@ -46,7 +46,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 
@@ -371,7 +371,7 @@ class TickProbe:
         for name, kind in self._WRAPPED.items():
             setattr(self.dialect, name, self._timed(self._saved[name], kind))
 
-    _WRAPPED = {
+    _WRAPPED: ClassVar[dict[str, str]] = {
         "do_execute": "statement",
         "do_execute_no_params": "statement",
         "do_executemany": "statement",

@@ -740,8 +740,8 @@ def place(
     outcome, answer = _dial(
         ctx, campaign, record, attempt_id, caller_id=caller_id, reason=reason, now=now, agent=agent if preview else None
     )
-    if answer is not None:
-        ctx.store.progress_attempt(attempt_id, answer, now=now)
+    if answer is not None:  # not durable, as place_batch's answers (see progress_attempts)
+        ctx.store.progress_attempts([(attempt_id, answer)], now=now)
     return outcome
 
 

@@ -11,7 +11,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, delete, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.base import Executable
@@ -22,7 +35,7 @@ from dialer.domain.results import CallResult
 from dialer.domain.treatments import RetryDecision
 from dialer.errors import AlreadyExists, InvalidTransition, NotFound
 from dialer.store import convert
-from dialer.store.base import StoreBase, attempts_t, dnc_t, provider_events_t, records_t, settlement
+from dialer.store.base import SOURCES, StoreBase, attempts_t, dnc_t, provider_events_t, records_t, settlement
 from dialer.store.tables import CLAIM_PRIORITIES
 from dialer.store.types import (
     GLOBAL_SCOPE,
@@ -89,16 +102,20 @@ _EXPIRED_LEASES = (
     .where(_EXPIRED)
     .values(status=RecordStatus.READY.value, lease_owner=None, lease_until=None, updated_at=bindparam("now"))
 )
-# Lease the rows locked by _CLAIMABLE and read them back. (Not one statement: PostgreSQL may
-# re-run an ``IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)`` subquery and lease more than n rows.)
+# Lease the rows locked by _CLAIMABLE and read them back, each with whether its number is on
+# the do-not-call list (global or the campaign's) — in the same statement. (Not one statement
+# with the claim: PostgreSQL may re-run an ``IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)``
+# subquery and lease more than n rows.)
+# (Spelled out: SQLite's RETURNING names columns without their table, which would compare
+# the list's phone with itself.)
+_DNC = dnc_t.alias("dnc")
+_ON_DNC = exists().where(
+    _DNC.c.phone == literal_column("records.phone"), _DNC.c.scope.in_(bindparam("scopes", expanding=True))
+)
 _LEASE = (
     update(records_t)
     .where(records_t.c.id.in_(bindparam("ids", expanding=True)), records_t.c.status == RecordStatus.READY.value)
-    .returning(*records_t.c)
-)
-_DNC_HITS = select(dnc_t.c.phone).where(
-    dnc_t.c.phone.in_(bindparam("phones", expanding=True)),
-    dnc_t.c.scope.in_(bindparam("scopes", expanding=True)),
+    .returning(*records_t.c, _ON_DNC.label("on_dnc"))
 )
 _ATTEMPT_WITH_HANDLE = select(attempts_t, records_t.c.handle).join(records_t, records_t.c.id == attempts_t.c.record_id)
 _IN_FLIGHT = _ATTEMPT_WITH_HANDLE.where(attempts_t.c.ended_at.is_(None)).order_by(attempts_t.c.created_at)
@@ -127,6 +144,15 @@ _ATTEMPT_ROW = select(attempts_t).where(attempts_t.c.id == bindparam("aid"))
 _ATTEMPT_BY_ID = _ATTEMPT_WITH_HANDLE.where(attempts_t.c.id == bindparam("aid"))
 _RECORD_BY_ID = select(records_t).where(records_t.c.id == bindparam("rid"))
 _INSERT_ATTEMPT = insert(attempts_t)
+# Records of a batch to dialing in one statement, each only from a status allowed to go there.
+_TO_DIALING = (
+    update(records_t)
+    .where(
+        records_t.c.id.in_(bindparam("_rids", expanding=True)),
+        records_t.c.status.in_(SOURCES[RecordStatus.DIALING]),
+    )
+    .values(status=RecordStatus.DIALING.value)
+)
 _UPDATE_ATTEMPT = update(attempts_t).where(attempts_t.c.id == bindparam("_aid"))
 # Progress moves the state forward only, and never touches an attempt that has ended.
 _PROGRESS = (
@@ -336,11 +362,13 @@ class DialingStore(StoreBase):
 
         Records whose number already has a call in flight (any campaign) are skipped: at
         most one call per destination is ever ringing. The do-not-call list is read in the
-        same transaction, so each claim says whether its number may be dialed right now.
+        same statement as the lease, so each claim says whether its number may be dialed right now.
         """
         if limit <= 0:
             return []
-        with self._tx() as conn:
+        # Not durable: a lease lost in a crash of the database server leaves its records ready,
+        # and nothing is dialed on it before begin_attempts' durable commit, which flushes it too.
+        with self._tx(durable=False) as conn:
             ids: list[int] = []
             mine: set[int] = set()
             if agent is not None:  # the agent's own personal callbacks first
@@ -365,19 +393,16 @@ class DialingStore(StoreBase):
                     "reserved_for": None,
                     "reserved_until": None,
                     "updated_at": now,
+                    "scopes": [GLOBAL_SCOPE, campaign_scope(campaign_id)],
                 },
             ).mappings()
-            records = [convert.record(r) for r in rows]
-            if not records:
-                return []
-            dnc = set(
-                conn.execute(
-                    _DNC_HITS,
-                    {"phones": [r.phone for r in records], "scopes": [GLOBAL_SCOPE, campaign_scope(campaign_id)]},
-                ).scalars()
-            )
-        records.sort(key=lambda r: (r.id not in mine, r.record_type == "general", r.next_dial_at, r.id))
-        return [Claim(record=r, on_dnc=r.phone in dnc) for r in records]
+            claims = [Claim(record=convert.record(r), on_dnc=bool(r["on_dnc"])) for r in rows]
+
+        def order(claim: Claim) -> tuple[bool, bool, datetime, int]:
+            r = claim.record
+            return (r.id not in mine, r.record_type == "general", r.next_dial_at, r.id)
+
+        return sorted(claims, key=order)
 
     def count_in_flight(self, campaign_id: int | None = None) -> int:
         query = select(func.count()).select_from(attempts_t).where(attempts_t.c.ended_at.is_(None))
@@ -555,12 +580,13 @@ class DialingStore(StoreBase):
                 )
                 refused: set[str] = set()
                 rows: list[dict[str, Any]] = []
+                moving: list[int] = []
                 for record, attempt_id, caller_id in calls:
                     if record.phone in busy:
                         refused.add(attempt_id)
                         continue
                     busy.add(record.phone)
-                    self._move_record(conn, record.id, RecordStatus.DIALING, record_values)
+                    moving.append(record.id)
                     rows.append(
                         _pending_attempt(
                             record,
@@ -573,6 +599,10 @@ class DialingStore(StoreBase):
                         )
                     )
                 if rows:
+                    moved = conn.execute(_TO_DIALING, {"_rids": moving, **record_values}).rowcount
+                    if moved != len(moving):  # one may not go to dialing: _move_record says which
+                        for record_id in moving:
+                            self._move_record(conn, record_id, RecordStatus.DIALING, record_values)
                     conn.execute(_INSERT_ATTEMPT, rows)
         except IntegrityError as exc:
             raise AlreadyExists(f"a number of this batch went in flight meanwhile: {exc.orig}") from exc
@@ -638,12 +668,11 @@ class DialingStore(StoreBase):
             _write_progress(conn, attempt_id, progress, now=now)
 
     def progress_attempts(self, progress: Sequence[tuple[str, AttemptProgress]], *, now: datetime) -> None:
-        """:meth:`progress_attempt` for several attempts, in one transaction."""
-        if not progress:
-            return
-        with self._tx() as conn:
-            for attempt_id, item in progress:
-                _write_progress(conn, attempt_id, item, now=now)
+        """:meth:`progress_attempt` for several attempts, in one transaction: the provider's
+        answers to a batch of calls. Not durable (as :meth:`write_back`): lost in a crash of
+        the database server, the attempts are left ``pending`` as after a crash of the dialer
+        between the two writes of a placement, and are reconciled with the provider."""
+        self.write_back(progress, [], now=now)
 
     def finish_attempt(
         self,
