@@ -192,12 +192,15 @@ _ATTEMPTS_LOCKED = (
     .order_by(attempts_t.c.id)
     .with_for_update()
 )
-_RECORDS_LOCKED = (
-    select(records_t)
-    .where(records_t.c.id.in_(bindparam("rids", expanding=True)))
-    .order_by(records_t.c.id)
+# With endings, each attempt's record too (its columns labelled ``r_…``), both locked.
+_ATTEMPTS_AND_RECORDS_LOCKED = (
+    select(attempts_t, *(c.label(f"r_{c.name}") for c in records_t.c))
+    .join(records_t, records_t.c.id == attempts_t.c.record_id)
+    .where(attempts_t.c.id.in_(bindparam("aids", expanding=True)))
+    .order_by(attempts_t.c.id)
     .with_for_update()
 )
+_RECORD_LABELS = [(f"r_{c.name}", c.name) for c in records_t.c]
 _PROGRESSED = update(attempts_t).where(attempts_t.c.id == bindparam("_aid"), attempts_t.c.ended_at.is_(None))
 _ENDED = _PROGRESSED
 _SETTLE = update(records_t).where(records_t.c.id == bindparam("_rid"), records_t.c.status == bindparam("_from"))
@@ -764,7 +767,8 @@ class DialingStore(StoreBase):
         *,
         now: datetime,
     ) -> list[FinishedAttempt | None]:
-        arows = {row["id"]: row for row in conn.execute(_ATTEMPTS_LOCKED, {"aids": list(ids)}).mappings()}
+        read = _ATTEMPTS_AND_RECORDS_LOCKED if endings else _ATTEMPTS_LOCKED
+        arows = {row["id"]: row for row in conn.execute(read, {"aids": list(ids)}).mappings()}
         if len(arows) != len(ids):
             raise _NotAsOne  # an unknown attempt: finish_attempt says which
         moves: list[dict[str, Any]] = []
@@ -776,7 +780,7 @@ class DialingStore(StoreBase):
         record_ids = [arow["record_id"] for arow, _, _ in open_ends]
         if len(set(record_ids)) != len(record_ids):
             raise _NotAsOne
-        rrows = {row["id"]: row for row in conn.execute(_RECORDS_LOCKED, {"rids": record_ids}).mappings()}
+        rrows = {arow["record_id"]: {name: arow[label] for label, name in _RECORD_LABELS} for arow, _, _ in open_ends}
         finished: dict[str, FinishedAttempt] = {}
         settles: list[dict[str, Any]] = []
         for arow, ending, decide in open_ends:
