@@ -46,7 +46,14 @@ from dialer.errors import (
     TelephonyRejected,
     TelephonyUnavailable,
 )
-from dialer.store.repository import AttemptEnding, AttemptProgress, InFlightCall, OutcomeCounts, PacingNote
+from dialer.store.repository import (
+    AttemptEnding,
+    AttemptProgress,
+    Decide,
+    InFlightCall,
+    OutcomeCounts,
+    PacingNote,
+)
 from dialer.telephony.base import CallHandle, CallRequest, CallUpdate
 
 log = logging.getLogger(__name__)
@@ -213,10 +220,7 @@ def collect(
         else:
             pollable.append(handle)
     updates = ctx.telephony.poll(pollable, now=now) if pollable else []
-    ended = 0
-    for update in updates:
-        attempt = attempts[update.attempt_id]
-        ended += apply_update(ctx, update, campaign=by_id[attempt.campaign_id], now=now)
+    ended = apply_updates(ctx, [(u, by_id[attempts[u.attempt_id].campaign_id]) for u in updates], now=now)
     for attempt, handle in unsettled:
         campaign = by_id[attempt.campaign_id]
         try:
@@ -269,58 +273,76 @@ def reconcile_attempt(ctx: Context, handle: CallHandle, *, campaign: Campaign, n
 
 def apply_update(ctx: Context, update: CallUpdate, *, campaign: Campaign, now: datetime) -> int:
     """Write one provider update; end the attempt when the call has ended. 1 if it ended."""
-    if update.state is not AttemptState.ENDED:
-        ctx.store.progress_attempt(
-            update.attempt_id,
-            AttemptProgress(
-                state=update.state,
-                provider_ref=update.provider_ref,
-                call_sid=update.call_sid,
-                correlation=update.correlation,
-                answered_at=update.answered_at,
-                connected_at=update.connected_at,
-                caller_id=update.caller_id,
-            ),
-            now=now,
-        )
+    return apply_updates(ctx, [(update, campaign)], now=now)
+
+
+def apply_updates(ctx: Context, updates: Sequence[tuple[CallUpdate, Campaign]], *, now: datetime) -> int:
+    """Write what the provider reported of several calls (each with its campaign) in one
+    transaction (:meth:`write_back`); end the attempts whose call has ended. How many ended."""
+    progress: list[tuple[str, AttemptProgress]] = []
+    endings: list[tuple[str, AttemptEnding, Decide]] = []
+    ending_of: list[tuple[CallUpdate, Campaign, CallResult]] = []
+    for update, campaign in updates:
+        if update.state is not AttemptState.ENDED:
+            progress.append((update.attempt_id, _progress_of(update)))
+            continue
+        outcome = update.outcome or CallResult.UNKNOWN
+        decide = functools.partial(decide_after_call, campaign, now=now)
+        endings.append((update.attempt_id, _ending_of(update, outcome, now=now), decide))
+        ending_of.append((update, campaign, outcome))
+    if not progress and not endings:
         return 0
-    outcome = update.outcome or CallResult.UNKNOWN
-    finished = ctx.store.finish_attempt(
-        update.attempt_id,
-        AttemptEnding(
-            outcome=outcome,
-            ended_at=update.ended_at or now,
-            raw_outcome=update.raw_outcome,
-            was_missed=update.was_missed,
-            amd=update.amd,
-            message_played=update.message_played,
-            answered_at=update.answered_at,
-            connected_at=update.connected_at,
-            duration_s=update.duration_s,
-            agent=update.agent,
-            provider_ref=update.provider_ref,
-            call_sid=update.call_sid,
-            correlation=update.correlation,
-            error=update.note,
-            raw=update.raw,
-            caller_id=update.caller_id,
-        ),
-        decide=lambda record, result: decide_after_call(campaign, record, result, now=now),
-        now=now,
+    ended = 0
+    for finished, (update, campaign, outcome) in zip(
+        ctx.store.write_back(progress, endings, now=now), ending_of, strict=True
+    ):
+        if finished is None:
+            continue
+        ended += 1
+        ctx.events.ended(campaign=campaign.name, result=outcome.value)
+        if not finished.attempt.preview:  # agents' preview calls are never abandonment candidates
+            pacing_state.observe_ending(ctx, campaign, finished.attempt)
+        if outcome is CallResult.DO_NOT_CALL:
+            ctx.store.add_dnc(
+                [finished.attempt.number_dialed],
+                source="disposition",
+                note=f"attempt {update.attempt_id}",
+                now=now,
+            )
+    return ended
+
+
+def _progress_of(update: CallUpdate) -> AttemptProgress:
+    return AttemptProgress(
+        state=update.state,
+        provider_ref=update.provider_ref,
+        call_sid=update.call_sid,
+        correlation=update.correlation,
+        answered_at=update.answered_at,
+        connected_at=update.connected_at,
+        caller_id=update.caller_id,
     )
-    if finished is None:
-        return 0
-    ctx.events.ended(campaign=campaign.name, result=outcome.value)
-    if not finished.attempt.preview:  # agents' preview calls are never abandonment candidates
-        pacing_state.observe_ending(ctx, campaign, finished.attempt)
-    if outcome is CallResult.DO_NOT_CALL:
-        ctx.store.add_dnc(
-            [finished.attempt.number_dialed],
-            source="disposition",
-            note=f"attempt {update.attempt_id}",
-            now=now,
-        )
-    return 1
+
+
+def _ending_of(update: CallUpdate, outcome: CallResult, *, now: datetime) -> AttemptEnding:
+    return AttemptEnding(
+        outcome=outcome,
+        ended_at=update.ended_at or now,
+        raw_outcome=update.raw_outcome,
+        was_missed=update.was_missed,
+        amd=update.amd,
+        message_played=update.message_played,
+        answered_at=update.answered_at,
+        connected_at=update.connected_at,
+        duration_s=update.duration_s,
+        agent=update.agent,
+        provider_ref=update.provider_ref,
+        call_sid=update.call_sid,
+        correlation=update.correlation,
+        error=update.note,
+        raw=update.raw,
+        caller_id=update.caller_id,
+    )
 
 
 def decide_after_call(campaign: Campaign, record: Record, result: CallResult, *, now: datetime) -> RetryDecision:
@@ -718,8 +740,8 @@ def place(
     outcome, answer = _dial(
         ctx, campaign, record, attempt_id, caller_id=caller_id, reason=reason, now=now, agent=agent if preview else None
     )
-    if answer is not None:
-        ctx.store.progress_attempt(attempt_id, answer, now=now)
+    if answer is not None:  # not durable, as place_batch's answers (see progress_attempts)
+        ctx.store.progress_attempts([(attempt_id, answer)], now=now)
     return outcome
 
 
