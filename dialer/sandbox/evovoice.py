@@ -314,7 +314,10 @@ class EvoSandbox:
         with self._lock:
             now = self.now()
             accounts = set(requested or self._accounts(user))
-            rows: list[tuple[int, dict[str, Any]]] = []
+            # (sort value, tie-break, the session or the call to render): sorted by dateCreated,
+            # only the page's calls are rendered, so a listing costs little however many exist.
+            rows: list[tuple[str, int, dict[str, Any] | SimCall]] = []
+            by_created = sort_key == "dateCreated"
             if self.config.account_id in accounts and not param_list(params, "endpointids"):
                 for n, app in enumerate(self._app_sessions.values()):
                     if (now - app.created_at > self.config.archive_after) != archive:
@@ -323,7 +326,8 @@ class EvoSandbox:
                         app, ids=ids, to=to, from_=from_, log_text=log_text, parent=parent,
                         customers=customers, start=start, end=end,
                     ):  # fmt: skip
-                        rows.append((-1 - n, copy_info(app.info)))
+                        info = copy_info(app.info)
+                        rows.append((str(info.get(sort_key) or ""), -1 - n, info))
             if self.config.account_id in accounts and calls_match:
                 for call in self.centre.iter_calls():
                     if (ids and call.session_id not in ids) or self._archived(call, now) != archive:
@@ -337,11 +341,15 @@ class EvoSandbox:
                         continue
                     if log_text and not any(log_text in m.lower() for _, m in call.log):
                         continue
-                    rows.append((call.index, self._render(call)))
-        rows.sort(key=lambda r: (r[1].get(sort_key) or "", r[0]), reverse=order == "descend")
-        total = len(rows)
-        sessions = [session for _, session in rows]
-        items = sessions if param_bool(params, "all") else sessions[page * per_page : (page + 1) * per_page]
+                    if by_created:
+                        rows.append((iso(created), call.index, call))
+                    else:
+                        rendered = self._render(call)
+                        rows.append((str(rendered.get(sort_key) or ""), call.index, rendered))
+            rows.sort(key=lambda r: (r[0], r[1]), reverse=order == "descend")
+            total = len(rows)
+            chosen = rows if param_bool(params, "all") else rows[page * per_page : (page + 1) * per_page]
+            items = [self._render(item) if isinstance(item, SimCall) else item for _, _, item in chosen]
         simplified = param_bool(params, "simplifiedpaging")
         pages = -(-total // per_page)
         return {

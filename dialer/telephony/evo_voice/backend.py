@@ -72,6 +72,8 @@ MAX_REQUESTS = 20
 """HTTP requests one poll may spend; the least recently read sessions go first."""
 CORRELATION_SKEW = timedelta(seconds=60)
 """Clock-skew allowance between the dialer and Evo Voice when matching ``dateCreated``."""
+CORRELATION_PAGE = 200
+"""Sessions per ``GET /sessions`` page when several placed calls are correlated at once."""
 CORRELATION_MARGIN = timedelta(seconds=60)
 """After the ring timeout, how long a placed call may stay without a session before it ends
 ``UNKNOWN`` with ``session_not_found``."""
@@ -87,6 +89,8 @@ class EvoVoiceTelephony:
     """The telephony port over Evo Voice (see the module docstring for the protocol)."""
 
     name = "evovoice"
+    concurrent_placements = True
+    """Several placements may be under way at once, from several threads (the pooled client)."""
 
     def __init__(
         self,
@@ -251,7 +255,10 @@ class EvoVoiceTelephony:
         )
         try:
             body = self.api.new_outgoing_session(
-                flow_id=request.flow_id, number_to_dial=request.number, caller_id=request.caller_id
+                flow_id=request.flow_id,
+                number_to_dial=request.number,
+                caller_id=request.caller_id,
+                timeout=request.timeout,
             )
         except PlacementUncertain:
             self._calls[call.attempt_id] = call  # reconcile() needs the number and time
@@ -280,7 +287,10 @@ class EvoVoiceTelephony:
         wait = self._cool_step
         if retry_after is not None:
             wait = min(COOL_DOWN_CAP, max(timedelta(seconds=retry_after), timedelta(seconds=1)))
+        cooling = self._cool_until is not None and now < self._cool_until
         self._cool_until = max(self._cool_until or now, now + wait)
+        if cooling:  # another placement under way at the same time met the same 429
+            return
         log.warning("Evo Voice rate limit (HTTP 429): no new calls for %.0f s", wait.total_seconds())
         self._cool_step = min(COOL_DOWN_CAP, self._cool_step * 2)
 
@@ -304,12 +314,7 @@ class EvoVoiceTelephony:
             due = [(c, h) for c, h in tracked if c.next_poll is None or c.next_poll <= now]
             due.sort(key=lambda pair: pair[0].next_poll or pair[0].placed_at)
             known = [p for p in due if p[0].session_id is not None]
-            for call, handle in [p for p in due if p[0].session_id is None]:
-                if budget[0] <= 0:
-                    break
-                update = self._correlate_for_poll(call, handle, now=now, budget=budget)
-                if update is not None:
-                    updates.append(update)
+            updates.extend(self._correlate_all([p for p in due if p[0].session_id is None], now=now, budget=budget))
             for start in range(0, len(known), self.batch_size):
                 if budget[0] <= 0:
                     break
@@ -326,6 +331,53 @@ class EvoVoiceTelephony:
             return updates
         self._poll_failures = 0
         self._tag_sessions(tracked, now=now, budget=budget)
+        return updates
+
+    def _correlate_all(
+        self, pending: Sequence[tuple[TrackedCall, CallHandle]], *, now: datetime, budget: list[int]
+    ) -> list[CallUpdate]:
+        """Find the sessions of placed calls that have none yet. Several at once: one page of
+        the account's newest sessions (:data:`CORRELATION_PAGE`) is matched against every
+        call; when the page reaches back past the oldest placement, a call it does not match
+        has no session yet. Calls the page could not decide are searched by number, one
+        request each, within the poll's budget."""
+        updates: list[CallUpdate] = []
+        undecided = list(pending)
+        if len(pending) > 1 and budget[0] > 0:
+            earliest = min(c.placed_at for c, _ in pending) - self.skew
+            per_page = min(CORRELATION_PAGE, max(BATCH_SIZE, 2 * len(pending)))
+            budget[0] -= 1
+            rows = self.api.list_sessions(
+                account_id=self.account_id,
+                start_date=(earliest - timedelta(days=1)).date().isoformat(),
+                sort_order="Descend",
+                count_per_page=per_page,
+            )
+            oldest = evo_mapping.parse_evo_datetime(rows[-1].get("dateCreated")) if rows else None
+            complete = len(rows) < per_page or (oldest is not None and oldest < earliest)
+            undecided = []
+            for call, handle in pending:
+                match = evo_mapping.match_session(
+                    rows, number=call.number, since=call.placed_at, skew=self.skew, claimed=self._claimed
+                )
+                if match is None and not complete:
+                    undecided.append((call, handle))
+                    continue
+                call.next_poll = now + self.poll_interval
+                update: CallUpdate | None = None
+                if match is not None:
+                    self._claim(call, str(match["id"]), correlation="matched", now=call.touched)
+                    update = self._update(call, dict(match), handle, now=now, force=True)
+                elif now - call.placed_at > timedelta(seconds=call.ring_timeout) + self.margin:
+                    update = self._not_found(call, now=now)
+                if update is not None:
+                    updates.append(update)
+        for call, handle in undecided:
+            if budget[0] <= 0:
+                break
+            found = self._correlate_for_poll(call, handle, now=now, budget=budget)
+            if found is not None:
+                updates.append(found)
         return updates
 
     def _correlate_for_poll(
