@@ -74,6 +74,8 @@ CORRELATION_SKEW = timedelta(seconds=60)
 """Clock-skew allowance between the dialer and Evo Voice when matching ``dateCreated``."""
 CORRELATION_PAGE = 200
 """Sessions per ``GET /sessions`` page when several placed calls are correlated at once."""
+CORRELATION_PAGES = 10
+"""Pages of sessions one poll may read back through to correlate placed calls."""
 CORRELATION_MARGIN = timedelta(seconds=60)
 """After the ring timeout, how long a placed call may stay without a session before it ends
 ``UNKNOWN`` with ``session_not_found``."""
@@ -336,48 +338,78 @@ class EvoVoiceTelephony:
     def _correlate_all(
         self, pending: Sequence[tuple[TrackedCall, CallHandle]], *, now: datetime, budget: list[int]
     ) -> list[CallUpdate]:
-        """Find the sessions of placed calls that have none yet. Several at once: one page of
-        the account's newest sessions (:data:`CORRELATION_PAGE`) is matched against every
-        call; when the page reaches back past the oldest placement, a call it does not match
-        has no session yet. Calls the page could not decide are searched by number, one
-        request each, within the poll's budget."""
+        """Find the sessions of placed calls that have none yet. Several at once: the
+        account's sessions are listed newest first, a page (:data:`CORRELATION_PAGE`) at a
+        time, and each page is matched against every call still unmatched, until a page
+        reaches back past the oldest placement (then a call left unmatched has no session
+        yet), the budget is spent, or :data:`CORRELATION_PAGES` pages were read. Sessions
+        created meanwhile only push older ones to later pages, so none is skipped. Calls the
+        pages could not decide are searched by number, one request each, within the budget."""
         updates: list[CallUpdate] = []
         undecided = list(pending)
-        if len(pending) > 1 and budget[0] > 0:
+        if len(pending) > 1:
             earliest = min(c.placed_at for c, _ in pending) - self.skew
             per_page = min(CORRELATION_PAGE, max(BATCH_SIZE, 2 * len(pending)))
-            budget[0] -= 1
-            rows = self.api.list_sessions(
-                account_id=self.account_id,
-                start_date=(earliest - timedelta(days=1)).date().isoformat(),
-                sort_order="Descend",
-                count_per_page=per_page,
-            )
-            oldest = evo_mapping.parse_evo_datetime(rows[-1].get("dateCreated")) if rows else None
-            complete = len(rows) < per_page or (oldest is not None and oldest < earliest)
-            undecided = []
-            for call, handle in pending:
-                match = evo_mapping.match_session(
-                    rows, number=call.number, since=call.placed_at, skew=self.skew, claimed=self._claimed
+            page = 0
+            while undecided and budget[0] > 0 and page < CORRELATION_PAGES:
+                budget[0] -= 1
+                rows = self.api.list_sessions(
+                    account_id=self.account_id,
+                    start_date=(earliest - timedelta(days=1)).date().isoformat(),
+                    sort_order="Descend",
+                    count_per_page=per_page,
+                    page=page,
                 )
-                if match is None and not complete:
-                    undecided.append((call, handle))
-                    continue
-                call.next_poll = now + self.poll_interval
-                update: CallUpdate | None = None
-                if match is not None:
-                    self._claim(call, str(match["id"]), correlation="matched", now=call.touched)
-                    update = self._update(call, dict(match), handle, now=now, force=True)
-                elif now - call.placed_at > timedelta(seconds=call.ring_timeout) + self.margin:
-                    update = self._not_found(call, now=now)
-                if update is not None:
-                    updates.append(update)
+                oldest = evo_mapping.parse_evo_datetime(rows[-1].get("dateCreated")) if rows else None
+                complete = len(rows) < per_page or (oldest is not None and oldest < earliest)
+                updates.extend(self._match_page(rows, undecided, now=now, complete=complete))
+                if complete:
+                    undecided = []
+                page += 1
         for call, handle in undecided:
             if budget[0] <= 0:
                 break
             found = self._correlate_for_poll(call, handle, now=now, budget=budget)
             if found is not None:
                 updates.append(found)
+        return updates
+
+    def _match_page(
+        self,
+        rows: Sequence[dict[str, Any]],
+        calls: list[tuple[TrackedCall, CallHandle]],
+        *,
+        now: datetime,
+        complete: bool,
+    ) -> list[CallUpdate]:
+        """Match one page of sessions against ``calls``; the calls matched (and, when the page
+        was ``complete``, those that cannot have a session yet) are taken out of ``calls``."""
+        by_number: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            by_number.setdefault(evo_mapping.session_number(row), []).append(row)
+        updates: list[CallUpdate] = []
+        left: list[tuple[TrackedCall, CallHandle]] = []
+        for call, handle in calls:
+            match = evo_mapping.match_session(
+                by_number.get(evo_mapping.digits(call.number), []),
+                number=call.number,
+                since=call.placed_at,
+                skew=self.skew,
+                claimed=self._claimed,
+            )
+            if match is None and not complete:
+                left.append((call, handle))
+                continue
+            call.next_poll = now + self.poll_interval
+            update: CallUpdate | None = None
+            if match is not None:
+                self._claim(call, str(match["id"]), correlation="matched", now=call.touched)
+                update = self._update(call, dict(match), handle, now=now, force=True)
+            elif now - call.placed_at > timedelta(seconds=call.ring_timeout) + self.margin:
+                update = self._not_found(call, now=now)
+            if update is not None:
+                updates.append(update)
+        calls[:] = left
         return updates
 
     def _correlate_for_poll(
