@@ -676,22 +676,26 @@ def _place_concurrently(
     stopped_by: tuple[str, Record] | None = None
     with ThreadPoolExecutor(max_workers=width, thread_name_prefix="placement") as pool:
         futures = {k: pool.submit(send, k) for k in range(len(calls)) if attempt_ids[k] not in refused}
-        for k, ((record, caller_id), attempt_id) in enumerate(zip(calls, attempt_ids, strict=True)):
-            if attempt_id in refused:
-                outcomes.append(_number_busy(ctx, record, now=now))
-                continue
-            sent = futures[k].result()
-            if isinstance(sent, str):
-                unsent[sent].append(k)
-                outcomes.append(None)
-                continue
-            outcome, answer = _answer(ctx, campaign, attempt_id, caller_id=caller_id, sent=sent, now=now)
-            outcomes.append(outcome)
-            if answer is not None:
-                answers.append((attempt_id, answer))
-            if stopped_by is None and (outcome == "stop" or outcome in PROVIDER_REFUSING):
-                stopped_by = (outcome, record)
-                halt.set()
+        try:
+            for k, ((record, caller_id), attempt_id) in enumerate(zip(calls, attempt_ids, strict=True)):
+                if attempt_id in refused:
+                    outcomes.append(_number_busy(ctx, record, now=now))
+                    continue
+                sent = futures[k].result()
+                if isinstance(sent, str):
+                    unsent[sent].append(k)
+                    outcomes.append(None)
+                    continue
+                outcome, answer = _answer(ctx, campaign, attempt_id, caller_id=caller_id, sent=sent, now=now)
+                outcomes.append(outcome)
+                if answer is not None:
+                    answers.append((attempt_id, answer))
+                if stopped_by is None and (outcome == "stop" or outcome in PROVIDER_REFUSING):
+                    stopped_by = (outcome, record)
+                    halt.set()
+        except BaseException:  # an answer could not be written: send nothing more (the rest stay pending)
+            halt.set()
+            raise
     for kind, ks in unsent.items():
         if not ks:
             continue
