@@ -10,9 +10,14 @@ Sections (``--sections``, comma-separated; all by default):
   ≤ 1.5 at p99, and p99 ≤ 20 ms) and the claim query the store used before (``ORDER BY
   CASE record_type …`` with ``NOT IN`` the open attempts), timed once per size. The plan
   of today's claim query is printed for each size (it must walk ``ix_records_claim``).
-* **placements** — simulated placements per second through ``dial_records`` on SQLite,
-  against raw sqlite3 doing the two transactions of a placement (record to ``dialing`` plus
-  the attempt; then the provider's answer) per call.
+* **placements** — with PostgreSQL: placements per second by 1, 2 and 4 ``dialer run``
+  daemons (``--daemons``) sharing four campaigns of one database, against the Evo Voice
+  sandbox over loopback (goal ≥ 100/s with one, near-linear up to the CPS cap), beside two
+  baselines from the same run: bare ``POST /sessions/outgoing`` from the real client in one
+  thread, and in eight (the sandbox's own ceiling: one uvicorn worker). Then simulated
+  placements per second through ``dial_records`` on SQLite, against raw sqlite3 doing the two
+  transactions of a placement (record to ``dialing`` plus the attempt; then the provider's
+  answer) per call.
 * **import** — 1M CSV rows into SQLite (the dialer's import vs ``pandas.read_csv`` +
   ``to_sql``; goal ≥ 50k rows/s and peak RSS ≤ 400 MB) and into PostgreSQL (vs a bare
   ``COPY … FROM STDIN`` of the same file into a table of text columns).
@@ -38,27 +43,36 @@ import importlib.util
 import multiprocessing
 import os
 import resource
+import signal
 import sqlite3
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 import psycopg
 
 from dialer.context import build_context
 from dialer.daemon import tick
 from dialer.domain.campaigns import Campaign, CampaignSpec
-from dialer.domain.clock import VirtualClock
+from dialer.domain.clock import SystemClock, VirtualClock
+from dialer.domain.records import NewRecord
 from dialer.errors import NotFound
+from dialer.sandbox.evovoice import EvoSandbox, SandboxConfig
+from dialer.sandbox.evovoice_app import create_app
+from dialer.sandbox.server import bind, serve, url_of
 from dialer.settings import load_settings
 from dialer.sim.callcentre import CallModel
 from dialer.store.repository import SqlStore
+from dialer.telephony.evo_voice import EvoVoiceApi
 from dialer.telephony.simulated import SimulatedTelephony
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # 10:00 in New York: inside the calling window
@@ -519,7 +533,230 @@ def tick_section(args: argparse.Namespace, dbs: Databases) -> None:
 
 
 # ------------------------------------------------------------------ placements
+# ------------------------------------------------------------------ placements
+#: The sandbox's callees: short calls, so that lines and agents free up quickly and the
+#: placement rate is what is measured, not talk time.
+SANDBOX_MODEL = CallModel(
+    hit_rate=0.3, answer_min=0.2, answer_shape=3.0, answer_scale=0.1, ring_timeout=1.5, talk_mean=0.5, wrap=0.1
+)
+#: Campaigns the daemons share out, and their pacing: progressive, one line per agent, with
+#: enough agents (and a wrap-up of 1 s) that pacing allows far more than 100 calls/s; the
+#: account's CPS cap (DIALER_EVOVOICE_MAX_CPS) is set to 1000.
+DAEMON_CAMPAIGNS = 4
+DAEMON_AGENTS = 200
+ZONES = ("Pacific/Kiritimati", "Asia/Tokyo", "Asia/Kolkata", "Europe/London", "America/New_York", "Pacific/Honolulu")
+
+
+def _daytime_zone() -> str:
+    now = datetime.now(UTC)
+    return next(z for z in ZONES if 9 <= now.astimezone(ZoneInfo(z)).hour < 19)
+
+
+def _serve_sandbox(agents: int, queue: Any) -> None:
+    """Child process: the Evo Voice sandbox (uvicorn, one worker) on a free loopback port."""
+    sandbox = EvoSandbox(
+        SandboxConfig(agents=agents, model=SANDBOX_MODEL, seed=5, numbers=(CALLER_ID,)), clock=SystemClock()
+    )
+    sock = bind("127.0.0.1", 0)
+    queue.put(url_of(sock))
+    serve(create_app(sandbox), sock)
+
+
+class SandboxProcess:
+    """``with SandboxProcess(agents) as url:`` — the sandbox in a process of its own, so that
+    its CPU is not the bench's (a client and a server in one process share one GIL)."""
+
+    def __init__(self, agents: int) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.queue = ctx.Queue()
+        self.process = ctx.Process(target=_serve_sandbox, args=(agents, self.queue), daemon=True)
+
+    def __enter__(self) -> str:
+        self.process.start()
+        url: str = self.queue.get(timeout=60)
+        api = EvoVoiceApi(base_url=url, username=MANAGER[0], password=MANAGER[1], read_attempts=20, backoff=0.1)
+        try:
+            api.auth_status()  # retried until the server is up
+        finally:
+            api.close()
+        return url
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.join(timeout=10)
+
+
+MANAGER = ("manager@sandbox.test", "sandbox")
+
+
+def bare_posts(url: str, *, seconds: float, threads: int) -> float:
+    """``POST /sessions/outgoing`` per second from the real Evo Voice client, in ``threads``
+    threads sharing one pooled client: with 1, one request at a time (what a strictly
+    sequential dialer could reach); with several, the sandbox's own ceiling."""
+    api = EvoVoiceApi(base_url=url, username=MANAGER[0], password=MANAGER[1])
+    counts = [0] * threads
+    began = time.perf_counter()
+
+    def post(k: int) -> None:
+        n = 0
+        while time.perf_counter() - began < seconds:
+            number = f"+1415{555 + k:03d}{n % 10_000:04d}"
+            api.new_outgoing_session(flow_id="flow", number_to_dial=number, caller_id=CALLER_ID)
+            n += 1
+        counts[k] = n
+
+    workers = [threading.Thread(target=post, args=(k,)) for k in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    elapsed = time.perf_counter() - began
+    api.close()
+    return sum(counts) / elapsed
+
+
+def _seed_daemon_campaigns(url: str, *, records: int) -> list[int]:
+    store = SqlStore.open(url)
+    now, zone = SystemClock().now(), _daytime_zone()
+    ids = []
+    for k in range(DAEMON_CAMPAIGNS):
+        spec = CampaignSpec(
+            name=f"c{k}",
+            flow_id="flow",
+            caller_ids=(CALLER_ID,),
+            agents=DAEMON_AGENTS,
+            wrap_seconds=1,
+            max_attempts=1,
+        )
+        campaign = store.create_campaign(spec, now=now)
+        store.insert_records(
+            campaign.id,
+            [
+                NewRecord(
+                    handle=f"c{k}-{i}",
+                    phone=f"+1{201 + k}55{i:05d}",
+                    caller_id=None,
+                    user_data={},
+                    next_dial_at=now,
+                    timezone=zone,
+                    tz_candidates=(zone,),
+                    tz_source="column",
+                )
+                for i in range(records)
+            ],
+            now=now,
+        )
+        ids.append(campaign.id)
+    store.close()
+    return ids
+
+
+def _attempts(url: str) -> int:
+    with psycopg.connect(libpq(url)) as conn:
+        row = conn.execute("SELECT count(*) FROM attempts").fetchone()
+    return int(row[0]) if row else 0
+
+
+def daemons_rate(
+    dbs: Databases, evo_url: str, *, daemons: int, records: int, window: float, warmup: float, workdir: Path
+) -> tuple[float, bool]:
+    """Placements per second by ``daemons`` `dialer run` processes sharing the campaigns of a
+    fresh PostgreSQL database: attempts written per second over ``window`` seconds, from
+    ``warmup`` seconds after every daemon holds its share (the first burst — every agent idle
+    — and the takeover of handed-over campaigns are left out); and whether the records
+    lasted the whole window."""
+    url = dbs.postgres(f"daemons_{daemons}", fresh=True)
+    ids = _seed_daemon_campaigns(url, records=records)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIALER_")}
+    env.update(
+        DIALER_DATABASE_URL=url,
+        DIALER_DATA_DIR=str(workdir / "data"),
+        DIALER_BACKEND="evovoice",
+        DIALER_EVOVOICE_BASE_URL=evo_url,
+        DIALER_EVOVOICE_USERNAME=MANAGER[0],
+        DIALER_EVOVOICE_PASSWORD=MANAGER[1],
+        DIALER_EVOVOICE_MAX_CPS="1000",
+        DIALER_EVOVOICE_POLL_INTERVAL="0.5",
+        DIALER_TICK_SECONDS="0.5",
+        DIALER_SHUTDOWN_GRACE_SECONDS="5",
+    )
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "dialer", "run", "--json"],
+            env=env,
+            cwd=workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(daemons)
+    ]
+    store = SqlStore.open(url)
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # started, and the campaigns shared out: every daemon holds its share
+            leases = store.pacer_leases()
+            if len(leases) == len(ids) and len({lease.owner for lease in leases.values()}) == min(daemons, len(ids)):
+                break
+            if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
+                raise SystemExit(f"{daemons} daemon(s) did not share the campaigns out within 120 s")
+            time.sleep(0.1)
+        time.sleep(warmup)
+        before, began = _attempts(url), time.perf_counter()
+        time.sleep(window)
+        placed, elapsed = _attempts(url) - before, time.perf_counter() - began
+        lasted = sum(store.count_records(cid).get("ready", 0) for cid in ids) > 0
+    finally:
+        store.close()
+        for p in processes:
+            p.send_signal(signal.SIGTERM)
+        for p in processes:
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    return placed / elapsed, lasted
+
+
+def daemons_table(args: argparse.Namespace, dbs: Databases) -> None:
+    counts = [int(n) for n in args.daemons.split(",")]
+    window = args.window
+    records = args.daemon_records
+    print(
+        f"\n## placements: `dialer run` daemons on PostgreSQL against the Evo Voice sandbox ({window:g} s each, "
+        f"after {args.warmup:g} s of warm-up)\n"
+    )
+    print(
+        f"{DAEMON_CAMPAIGNS} progressive campaigns of {DAEMON_AGENTS} agents ({records:,} records each), "
+        "CPS cap 1000: pacing allows far more than 100 calls/s. The sandbox is one uvicorn worker in a "
+        f"process of its own; sandbox, daemons and PostgreSQL share {os.cpu_count()} cores "
+        f"(load average {os.getloadavg()[0]:.1f} at the start).\n"
+    )
+    agents = DAEMON_AGENTS * DAEMON_CAMPAIGNS
+    with SandboxProcess(agents) as url:
+        one = bare_posts(url, seconds=min(window, 5.0), threads=1)
+        ceiling = bare_posts(url, seconds=min(window, 5.0), threads=8)
+    rows: list[tuple[str, float, bool]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in counts:
+            with SandboxProcess(agents) as url:  # a fresh call centre: no calls left from the last run
+                rate, lasted = daemons_rate(
+                    dbs, url, daemons=n, records=records, window=window, warmup=args.warmup, workdir=Path(tmp)
+                )
+            rows.append((f"{n} daemon{'s' if n > 1 else ''}", rate, lasted))
+    single = next((rate for label, rate, _ in rows if label == "1 daemon"), None)
+    print("| placements by | per s | vs 1 client thread | vs sandbox ceiling | vs 1 daemon |")
+    print("|---|---|---|---|---|")
+    print(f"| bare Evo Voice client, 1 thread | {one:,.1f} | 1.00 | {one / ceiling:.2f} | - |")
+    print(f"| bare Evo Voice client, 8 threads (sandbox ceiling) | {ceiling:,.1f} | {ceiling / one:.2f} | 1.00 | - |")
+    for label, rate, lasted in rows:
+        versus = f"{rate / single:.2f}" if single else "-"
+        note = "" if lasted else " (ran out of records: raise --daemon-records)"
+        print(f"| {label}{note} | {rate:,.1f} | {rate / one:.2f} | {rate / ceiling:.2f} | {versus} |")
+
+
 def placements_section(args: argparse.Namespace, dbs: Databases) -> None:
+    if dbs.pg_url is not None and args.daemons:
+        daemons_table(args, dbs)
     n = args.placements
     print(f"\n## placements (SQLite, {n:,} simulated calls)\n")
     url = dbs.sqlite("placements", fresh=True)
@@ -907,6 +1144,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sqlite-sizes", type=sizes, default=None, help="tick sizes on SQLite (default 10k,100k,1M)")
     ap.add_argument("--ticks", type=int, default=None, help="timed ticks per size (default 300)")
     ap.add_argument("--placements", type=int, default=None, help="simulated placements (default 5000)")
+    ap.add_argument("--daemons", default=None, help="daemon counts against the sandbox (default 1,2,4; '' skips)")
+    ap.add_argument("--window", type=float, default=None, help="seconds measured per daemon count (default 10)")
+    ap.add_argument("--daemon-records", type=int, default=None, help="records per daemon campaign (default 4000)")
+    ap.add_argument("--warmup", type=float, default=None, help="seconds before each window (default 10)")
     ap.add_argument("--import-rows", type=int, default=None, help="CSV rows to import (default 1M)")
     ap.add_argument("--export-attempts", type=int, default=None, help="attempts to export (default 1M)")
     ap.add_argument("--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "dialer-bench-scale")
@@ -920,6 +1161,10 @@ def main(argv: list[str] | None = None) -> int:
         "sqlite_sizes": [2_000, 20_000] if quick else [10_000, 100_000, 1_000_000],
         "ticks": 40 if quick else 300,
         "placements": 300 if quick else 5_000,
+        "daemons": "1,2" if quick else "1,2,4",
+        "window": 2.0 if quick else 10.0,
+        "daemon_records": 600 if quick else 4_000,
+        "warmup": 1.0 if quick else 10.0,
         "import_rows": 5_000 if quick else 1_000_000,
         "export_attempts": 5_000 if quick else 1_000_000,
     }
