@@ -98,14 +98,17 @@ def run_tick(
     ctx: Context, *, now: datetime, campaigns: Sequence[str] | None = None, worker: str = "daemon"
 ) -> TickReport:
     """Collect results, then pace and dial every active campaign (or just ``campaigns``)."""
-    by_id = {c.id: c for c in ctx.store.list_campaigns()}
+    listed, in_flight = ctx.store.campaigns_and_calls()
+    by_id = {c.id: c for c in listed}
     ctx.campaigns = {c.name: c for c in by_id.values()}
     mine = owned_ids(ctx, by_id)
     if ctx.lease_sweep_at is None or now >= ctx.lease_sweep_at:
         ctx.store.release_expired_leases(mine, now=now)
         settle_expired_holds(ctx, [by_id[i] for i in mine], now=now)
         ctx.lease_sweep_at = now + LEASE_SWEEP_EVERY
-    updates, ended, before = collect(ctx, now=now, campaigns=by_id, only=mine if ctx.fence is not None else None)
+    updates, ended, before = collect(
+        ctx, now=now, campaigns=by_id, only=mine if ctx.fence is not None else None, in_flight=in_flight
+    )
     timed = [
         c
         for c in by_id.values()
@@ -203,10 +206,12 @@ def collect(
     now: datetime,
     campaigns: Mapping[int, Campaign] | None = None,
     only: Collection[int] | None = None,
+    in_flight: Sequence[InFlightCall] | None = None,
 ) -> tuple[int, int, int]:
     """Poll in-flight calls (of the campaigns in ``only``, or all) and write what changed.
+    ``in_flight``: the calls in flight, when the caller has just read them.
     Returns (updates applied, attempts ended, calls that were in flight)."""
-    in_flight = ctx.store.in_flight_calls()
+    in_flight = list(in_flight) if in_flight is not None else ctx.store.in_flight_calls()
     if only is not None:
         wanted = set(only)
         in_flight = [a for a in in_flight if a.campaign_id in wanted]

@@ -30,12 +30,22 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ClauseElement
 
+from dialer.domain.campaigns import Campaign
 from dialer.domain.records import RECORD_TRANSITIONS, Attempt, AttemptState, Record, RecordStatus, advance_attempt_state
 from dialer.domain.results import CallResult
 from dialer.domain.treatments import RetryDecision
 from dialer.errors import AlreadyExists, InvalidTransition, NotFound
 from dialer.store import convert
-from dialer.store.base import SOURCES, StoreBase, attempts_t, dnc_t, provider_events_t, records_t, settlement
+from dialer.store.base import (
+    SOURCES,
+    StoreBase,
+    attempts_t,
+    campaigns_t,
+    dnc_t,
+    provider_events_t,
+    records_t,
+    settlement,
+)
 from dialer.store.tables import CLAIM_PRIORITIES
 from dialer.store.types import (
     GLOBAL_SCOPE,
@@ -117,6 +127,7 @@ _LEASE = (
     .where(records_t.c.id.in_(bindparam("ids", expanding=True)), records_t.c.status == RecordStatus.READY.value)
     .returning(*records_t.c, _ON_DNC.label("on_dnc"))
 )
+_CAMPAIGNS = select(campaigns_t).order_by(campaigns_t.c.id)
 _ATTEMPT_WITH_HANDLE = select(attempts_t, records_t.c.handle).join(records_t, records_t.c.id == attempts_t.c.record_id)
 _IN_FLIGHT = _ATTEMPT_WITH_HANDLE.where(attempts_t.c.ended_at.is_(None)).order_by(attempts_t.c.created_at)
 _IN_FLIGHT_OF = _ATTEMPT_WITH_HANDLE.where(
@@ -422,38 +433,48 @@ class DialingStore(StoreBase):
                 rows = conn.execute(_IN_FLIGHT_OF, {"cid": campaign_id}).mappings()
             return [convert.attempt(r) for r in rows]
 
+    def campaigns_and_calls(self) -> tuple[list[Campaign], list[InFlightCall]]:
+        """Every campaign (as :meth:`list_campaigns`) and every call in flight (as
+        :meth:`in_flight_calls`), read in one transaction: what a tick starts from."""
+        with self._tx() as conn:
+            campaigns = [convert.campaign(r) for r in conn.execute(_CAMPAIGNS).mappings()]
+            return campaigns, self._in_flight_calls(conn)
+
     def in_flight_calls(self) -> list[InFlightCall]:
         """Every unfinished attempt, oldest first, with just what result collection needs."""
         with self._tx() as conn:
-            return [
-                InFlightCall(
-                    attempt_id=aid,
-                    campaign_id=cid,
-                    number=number,
-                    state=AttemptState(state),
-                    provider_ref=ref,
-                    created_at=created,
-                    placed_at=placed,
-                    correlation=correlation,
-                    record_id=record_id,
-                    caller_id=caller_id,
-                    agent=agent if preview else None,
-                )
-                for (
-                    aid,
-                    cid,
-                    number,
-                    state,
-                    ref,
-                    created,
-                    placed,
-                    correlation,
-                    record_id,
-                    caller_id,
-                    preview,
-                    agent,
-                ) in conn.execute(_IN_FLIGHT_CALLS)
-            ]
+            return self._in_flight_calls(conn)
+
+    def _in_flight_calls(self, conn: Connection) -> list[InFlightCall]:
+        return [
+            InFlightCall(
+                attempt_id=aid,
+                campaign_id=cid,
+                number=number,
+                state=AttemptState(state),
+                provider_ref=ref,
+                created_at=created,
+                placed_at=placed,
+                correlation=correlation,
+                record_id=record_id,
+                caller_id=caller_id,
+                agent=agent if preview else None,
+            )
+            for (
+                aid,
+                cid,
+                number,
+                state,
+                ref,
+                created,
+                placed,
+                correlation,
+                record_id,
+                caller_id,
+                preview,
+                agent,
+            ) in conn.execute(_IN_FLIGHT_CALLS)
+        ]
 
     def in_flight_numbers(self) -> set[str]:
         with self._tx() as conn:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DisconnectionError
+from sqlalchemy.exc import ArgumentError
 
 from dialer.errors import ConfigError
 
@@ -44,7 +43,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         # A server that stops answering (a network cut, not a refusal) must not hang the tick:
         # connecting gives up after connect_timeout, and TCP keepalives find a dead peer.
         kwargs.update(
-            pool_use_lifo=True,  # the connection used last is warm, and was just seen alive
+            pool_pre_ping=True,
             pool_size=5,
             max_overflow=5,
             connect_args={
@@ -55,38 +54,10 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
                 "keepalives_count": 3,
             },
         )
-        engine = create_engine(parsed, **kwargs)
-        event.listen(engine, "checkout", _ping_if_idle)
-        event.listen(engine, "checkin", _note_checkin)
-        return engine
+        return create_engine(parsed, **kwargs)
     raise ConfigError(
         f"database {parsed.get_backend_name()!r} is not supported; use SQLite or PostgreSQL in DIALER_DATABASE_URL"
     )
-
-
-#: A pooled PostgreSQL connection idle this long is pinged before it is handed out.
-PING_AFTER_IDLE = 1.0
-
-
-def _note_checkin(dbapi_connection: Any, record: Any) -> None:
-    record.info["idle_since"] = time.monotonic()
-
-
-def _ping_if_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-    """Pre-ping, for connections that sat idle in the pool: one that was dropped (the server
-    restarted, a network cut) is replaced before a transaction starts on it. A connection back
-    in the pool for less than :data:`PING_AFTER_IDLE` is handed out without the round trip — a
-    tick runs several short transactions in a row — and if it died meanwhile, the statement
-    fails as a disconnect, which discards the pool, and the tick is retried."""
-    idle_since = record.info.get("idle_since")
-    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE:
-        return
-    try:
-        with dbapi_connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        dbapi_connection.rollback()
-    except Exception as exc:  # any failure of the ping: a fresh connection instead
-        raise DisconnectionError(f"pooled connection failed its ping: {exc}") from exc
 
 
 def _sqlite_location(path: Path) -> None:

@@ -163,3 +163,15 @@ def test_write_back_leaves_later_commits_durable(
     store.write_back([(aid, AttemptProgress(state=AttemptState.RINGING))], [], now=clock.now())
     with store.engine.connect() as conn:  # the pool hands back the same connection (LIFO)
         assert conn.execute(text("SHOW synchronous_commit")).scalar_one() == default != "off"
+
+
+def test_a_tick_reads_campaigns_and_calls_in_flight_at_once(
+    store: SqlStore, campaign_factory: CampaignFactory, record_factory: RecordFactory, clock: VirtualClock
+) -> None:
+    c, other = campaign_factory(), campaign_factory()
+    for i in range(2):
+        record_factory(c, handle=f"R-{i}")
+    in_flight(store, c, clock, 2)
+    campaigns, calls = store.campaigns_and_calls()
+    assert campaigns == store.list_campaigns() and [x.id for x in campaigns] == [c.id, other.id]
+    assert calls == store.in_flight_calls() and [x.attempt_id for x in calls] == ["a-0", "a-1"]
