@@ -20,7 +20,11 @@ Sections (``--sections``, comma-separated; all by default):
   answer) per call.
 * **import** — 1M CSV rows into SQLite (the dialer's import vs ``pandas.read_csv`` +
   ``to_sql``; goal ≥ 50k rows/s and peak RSS ≤ 400 MB) and into PostgreSQL (vs a bare
-  ``COPY … FROM STDIN`` of the same file into a table of text columns).
+  ``COPY … FROM STDIN`` of the same file into a table of text columns, and vs the server's
+  floor: ``COPY`` of the records the import stored into ``records`` itself, with its indexes
+  and foreign keys). Each row gives CPU seconds per 100k rows (importing process + workers;
+  for PostgreSQL also the server's backends, from /proc) beside wall time, and the load
+  average is printed before and after.
 * **export** — the attempts CSV of a 1M-attempt campaign from PostgreSQL (vs ``COPY (SELECT
   …) TO STDOUT`` of the same rows) and from SQLite (goal: PostgreSQL at least as fast).
 
