@@ -262,6 +262,24 @@ def _ended(
     return _Ended(attempt_values=values, counts=counts, attempts=attempts, decision=decision)
 
 
+def _settled(
+    arow: Mapping[Any, Any], rrow: Mapping[Any, Any], ending: AttemptEnding, ended: _Ended, *, now: datetime
+) -> tuple[dict[str, Any], FinishedAttempt]:
+    """The record columns an ending writes, and what finish_attempt returns."""
+    return settlement(
+        arow,
+        rrow,
+        attempt_values=ended.attempt_values,
+        result=ending.outcome,
+        counts=ended.counts,
+        attempts=ended.attempts,
+        decision=ended.decision,
+        now=now,
+        extra={"last_was_missed": ending.was_missed},
+        blocked_reason=ending.blocked_reason,
+    )
+
+
 def _progressed(arow: Mapping[Any, Any], progress: AttemptProgress, *, now: datetime) -> dict[str, Any]:
     """The row of a _PROGRESSED update: as _write_progress, with every column set."""
     state = progress.state if progress.state is not AttemptState.ENDED else AttemptState.CONNECTED
@@ -729,19 +747,9 @@ class DialingStore(StoreBase):
                 if attempt_values[key] == arow[key]:  # unchanged: not written
                     del attempt_values[key]
             conn.execute(_UPDATE_ATTEMPT, {"_aid": attempt_id, **attempt_values})
-            return self._settle_record(
-                conn,
-                arow,
-                rrow,
-                attempt_values=ended.attempt_values,
-                result=ending.outcome,
-                counts=ended.counts,
-                attempts=ended.attempts,
-                decision=ended.decision,
-                now=now,
-                extra={"last_was_missed": ending.was_missed},
-                blocked_reason=ending.blocked_reason,
-            )
+            record_values, finished = _settled(arow, rrow, ending, ended, now=now)
+            self._move_record(conn, arow["record_id"], ended.decision.status, record_values)
+            return finished
 
     def write_back(
         self,
@@ -807,18 +815,7 @@ class DialingStore(StoreBase):
         for arow, ending, decide in open_ends:
             rrow = rrows[arow["record_id"]]
             ended = _ended(arow, rrow, ending, decide, now=now)
-            record_values, finished[arow["id"]] = settlement(
-                arow,
-                rrow,
-                attempt_values=ended.attempt_values,
-                result=ending.outcome,
-                counts=ended.counts,
-                attempts=ended.attempts,
-                decision=ended.decision,
-                now=now,
-                extra={"last_was_missed": ending.was_missed},
-                blocked_reason=ending.blocked_reason,
-            )
+            record_values, finished[arow["id"]] = _settled(arow, rrow, ending, ended, now=now)
             current, target = RecordStatus(rrow["status"]), ended.decision.status
             if current is not target and target not in RECORD_TRANSITIONS[current]:
                 raise _NotAsOne  # finish_attempt raises the InvalidTransition
