@@ -105,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     policy_order = [p for p in bench.ALL_POLICIES if p in policies]
     table = bench.markdown(summaries, order, policy_order)
     table += "\n\n" + bench.details_markdown(results, order, policy_order)
+    notes = bench.amd_floor_notes(results, order)
+    if notes:
+        table += "\n\nAMD false positives (the abandonment no pacing can avoid):\n" + notes
     header = (
         f"bench-v1: {args.seeds} seeds, hours scale {args.hours_scale:g}, profile {args.profile}, {len(results)} runs, "
         + (f"re-summarised from {args.from_json}" if args.from_json else f"{wall:.0f} s wall on {args.jobs} processes")

@@ -105,10 +105,12 @@ def meter_for(ctx: Context, campaign: Campaign) -> pacing.Meter:
             live_answers=counts.live_answers,
             abandoned=counts.abandoned,
             connects=counts.connects,
+            amd_machines=counts.amd_machines,
         )
         meter.handle_times.extend(h + campaign.wrap_seconds for h in handle_times)
         meter.answer_delays.extend(delays)
         meters[campaign.id] = meter
+    meter.amd_false_positive_rate = float(campaign.options.get("amd_false_positive_rate") or 0.0)  # type: ignore[arg-type]
     return meter
 
 
@@ -133,6 +135,7 @@ def observe_ending(ctx: Context, campaign: Campaign, attempt: Attempt) -> None:
         connected=attempt.connected_at is not None,
         answer_delay=delay,
         handle_time=handle,
+        amd_machine=attempt.amd == "machine",
     )
 
 
@@ -173,6 +176,7 @@ def snapshot(ctx: Context, campaign: Campaign, *, now: datetime) -> pacing.Pacin
         view = inferred_view(ctx, campaign, ctx.store.in_flight(campaign.id), now=now)
     lines = view.lines_in_use
     meter = meter_for(ctx, campaign)
+    false_positives = meter.amd_false_positives  # abandoned live answers, by the campaign's estimate
     return pacing.PacingSnapshot(
         now=now,
         agents=view.agents,
@@ -181,9 +185,9 @@ def snapshot(ctx: Context, campaign: Campaign, *, now: datetime) -> pacing.Pacin
         ringing_ages=view.ringing_ages,
         waiting=view.waiting,
         dials=meter.ended + lines,
-        live_answers=meter.live_answers,
+        live_answers=meter.live_answers + false_positives,
         non_live=meter.non_live,
-        abandoned=meter.abandoned,
+        abandoned=meter.abandoned + false_positives,
         connects=meter.connects,
         handle_times=tuple(meter.handle_times),
         answer_delays=tuple(meter.answer_delays),
@@ -192,4 +196,5 @@ def snapshot(ctx: Context, campaign: Campaign, *, now: datetime) -> pacing.Pacin
         talk_elapsed=view.talk_elapsed,
         wrap_remaining=view.wrap_remaining,
         wrap_seconds=float(campaign.wrap_seconds),
+        amd_false_positives=false_positives,
     )

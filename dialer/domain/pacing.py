@@ -44,6 +44,10 @@ class PacingSnapshot:
         wrap_remaining: with ``talk_elapsed``, the seconds of wrap-up left for each agent in
             wrap-up (the rest of ``busy_elapsed``); ``None`` when unknown.
         wrap_seconds: the campaign's wrap-up time per call (handle time = talk + this), if known.
+        amd_false_positives: cumulative people the answering-machine detection took for a machine
+            and hung up on (known, or the campaign's reasoned estimate), already inside
+            ``live_answers`` and ``abandoned``. Pacing cannot avoid them: they are the same share
+            of live answers whatever the dial rate.
     """
 
     now: datetime
@@ -64,6 +68,7 @@ class PacingSnapshot:
     talk_elapsed: tuple[float, ...] | None = None
     wrap_remaining: tuple[float, ...] | None = None
     wrap_seconds: float | None = None
+    amd_false_positives: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "now", ensure_aware(self.now, name="PacingSnapshot.now"))
@@ -173,6 +178,15 @@ class Meter:
     handle_times: deque[float] = field(default_factory=lambda: deque(maxlen=SAMPLE_SIZE))
     answer_delays: deque[float] = field(default_factory=lambda: deque(maxlen=SAMPLE_SIZE))
     non_live_times: deque[float] = field(default_factory=lambda: deque(maxlen=SAMPLE_SIZE))
+    amd_machines: int = 0
+    """Ended attempts the answering-machine detection classed as a machine."""
+    amd_false_positive_rate: float = 0.0
+    """The campaign's reasoned estimate of people among those (option ``amd_false_positive_rate``)."""
+
+    @property
+    def amd_false_positives(self) -> int:
+        """Estimated people among the AMD machines: abandoned live answers the counts above miss."""
+        return round(self.amd_false_positive_rate * self.amd_machines)
 
     def observe(
         self,
@@ -183,9 +197,12 @@ class Meter:
         answer_delay: float | None,
         handle_time: float | None,
         ring_time: float | None = None,
+        amd_machine: bool = False,
     ) -> None:
-        """``ring_time``: for a non-live attempt, seconds from placement until it stopped ringing."""
+        """``ring_time``: for a non-live attempt, seconds from placement until it stopped ringing;
+        ``amd_machine``: the answering-machine detection classed the attempt as a machine."""
         self.ended += 1
+        self.amd_machines += int(amd_machine)
         self.live_answers += int(live)
         self.abandoned += int(abandoned)
         self.connects += int(connected)

@@ -185,6 +185,8 @@ class Stats:
     no_answers: int = 0
     failures: int = 0
     bad_numbers: int = 0
+    amd_false_positives: int = 0
+    """Live answers the flow took for a machine and released (inside ``abandoned``)."""
     handle_seconds: float = 0.0
     """Agent talk + wrap-up seconds committed by connects so far."""
     wait_seconds: float = 0.0
@@ -450,6 +452,7 @@ class CallCentre:
                 # The flow took a person for a machine and hung up: an abandoned live call.
                 call.abandoned = True
                 self.stats.abandoned += 1
+                self.stats.amd_false_positives += 1
                 call.outcome = "Answering Machine"
                 self._end(call, "Answering machine detected; call released")
                 return

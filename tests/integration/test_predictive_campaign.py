@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -101,3 +102,34 @@ def test_the_stored_window_ages_out_and_the_uk_window_is_24_hours(
     # 24 h after the last bucket ended, the UK view has forgotten it; a US one would not.
     later = clock.now() + timedelta(hours=25)
     assert policy.budget_view(pacing_state.snapshot(ctx, uk, now=later)) == (0, 0)
+
+
+def test_the_snapshot_counts_the_estimated_amd_false_positives_as_abandoned(
+    store: SqlStore, campaign_factory: CampaignFactory, clock: VirtualClock
+) -> None:
+    """People taken for machines are abandoned live answers by the campaign's estimate: the
+    policy sees them in its counts (and as the floor its day budget cannot steer)."""
+    c = campaign_factory(mode=DialMode.PREDICTIVE, agents=10, options={"amd_false_positive_rate": 0.05})
+    _history(store, c, ended_before=clock.now(), answers=600, abandoned=15)
+    ids = report_history.add_records(store, c, 200, now=clock.now(), prefix=f"M{c.id}")
+    placed = clock.now() - timedelta(hours=2)
+    machines = [
+        dataclasses.replace(report_history.attempt(c, rid, placed, CallResult.ANSWERING_MACHINE), amd="machine")
+        for rid in ids
+    ]
+    report_history.add_attempts(store, machines)
+    ctx = context(store, clock)
+    snap = pacing_state.snapshot(ctx, c, now=clock.now())
+    assert snap.amd_false_positives == 10  # 5 % of 200 machines
+    assert (snap.live_answers, snap.abandoned) == (610, 25)
+    assert Predictive.floor_rate(snap) == 10 / 610
+    policy = pacing_state.policy_for(c, ctx)
+    assert isinstance(policy, Predictive)
+    assert policy.budget_view(snap) == (610, 25)  # the stored window counts them the same way
+    # one more machine ends in this process: the estimate follows
+    meter = ctx.meters[c.id]
+    for _ in range(20):
+        meter.observe(
+            live=False, abandoned=False, connected=False, answer_delay=None, handle_time=None, amd_machine=True
+        )
+    assert pacing_state.snapshot(ctx, c, now=clock.now()).amd_false_positives == 11

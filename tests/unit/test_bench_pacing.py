@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -95,3 +96,20 @@ def test_stress_scenarios_change_the_model() -> None:
     assert cc.model.talk_mean == 180.0
     bench._stress_update(cc, cells["drift"], 4 * 3600, cc.model)
     assert cc.model.hit_rate == pytest.approx(0.25)
+
+
+def test_amd_floor_note_states_the_days_no_pacing_can_keep_under_the_cap() -> None:
+    assert bench.poisson_tail(1.0, 0.0) == pytest.approx(1.0 - math.exp(-1.0))
+    exact = 1.0 - sum(math.exp(-16.0) * 16.0**k / math.factorial(k) for k in range(25))
+    assert bench.poisson_tail(16.0, 24.0) == pytest.approx(exact)
+    assert bench.poisson_tail(16.0, 24.5) == pytest.approx(exact)  # more than 24.5 means 25 or more
+    run = {"policy": "predictive", "cell": "stress: AMD", "live_per_day": 800.0, "occupancy": 0.7}
+    results = [
+        {**run, "seed": 0, "amd_false_positive_share": 0.02, "days_over_cap": 0.1},
+        {**run, "seed": 1, "amd_false_positive_share": 0.02, "days_over_cap": 0.0},
+        {**run, "cell": "N=5 p=0.35", "seed": 0, "amd_false_positive_share": 0.0, "days_over_cap": 0.0},
+    ]
+    notes = bench.amd_floor_notes(results, ["N=5 p=0.35", "stress: AMD"])
+    assert notes.count("\n") == 0 and notes.startswith("- stress: AMD: 2.00 %")
+    floor = 100 * bench.poisson_tail(16.0, 24.0)
+    assert f"put {floor:.1f} % of days above 3 %" in notes and "held 5.0 % of days above 3 % at 70.0 %" in notes
