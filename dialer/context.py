@@ -25,6 +25,11 @@ class PacerFence(Protocol):
 
     def owns(self, campaign_id: int) -> bool: ...
 
+    def remaining(self, campaign_id: int) -> float | None:
+        """Seconds until this process must stop dialing the campaign (≤ 0: it must not now);
+        None when it does not hold the campaign's lease at all."""
+        ...
+
 
 @dataclass
 class Context:

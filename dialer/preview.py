@@ -386,6 +386,12 @@ def dial(ctx: Context, handle: str, agent: str, *, now: datetime, campaign: str 
             f"not dialed: {record.phone} is being called right now by another attempt; the record went back "
             "to the pool and will be offered again in 30 seconds"
         )
+    if outcome == tick.FENCED:
+        raise PreviewError(
+            "not dialed: this process's pacer lease on the campaign is about to run out unrenewed (is the "
+            "database reachable?), so no call may be sent under it; the record went back to the pool. Try again "
+            f"shortly with `dialer preview next --campaign {c.name} --agent {agent}`"
+        )
     raise PreviewError(
         f"not dialed: the telephony provider is unavailable; the record went back to the pool. Try again "
         f"shortly with `dialer preview next --campaign {c.name} --agent {agent}`"

@@ -113,6 +113,13 @@ class Settings(BaseSettings):
         description="How often a daemon renews its pacer leases and looks for campaigns no live daemon paces. "
         "A daemon stops dialing a campaign when its lease is within this of running out unrenewed.",
     )
+    placement_concurrency: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="Calls of one tick's batch a daemon sends to the provider at once, over pooled connections "
+        "(Evo Voice; Twilio and the simulated centre place one by one). 1 sends them one after another.",
+    )
     max_virtual_days: int = Field(
         default=60, gt=0, description="--until-done in virtual time stops after this many days."
     )

@@ -330,10 +330,14 @@ def main() -> int:
             f"{name:10} {r['rows']:>10,} {r['seconds']:>8.2f} {rate:>9,.0f} {r['cpu_seconds']:>7.1f} "
             f"{r['peak_rss_mb']:>6.0f} MB {r['peak_total_pss_mb']:>12.0f} MB"
         )
+    per = 100_000 / max(ours["rows"], 1)
     print(
         f"dialer CPU: {ours['cpu_main']:.1f} s in the importing process, {ours['cpu_workers']:.1f} s in its workers "
-        f"(wall time on an idle machine is about the larger of the first and half the total)"
+        f"(wall time on an idle machine is about the larger of the first and half the total); per 100,000 rows: "
+        f"{ours['cpu_seconds'] * per:.2f} s ({ours['cpu_main'] * per:.2f} + {ours['cpu_workers'] * per:.2f}), "
+        f"baseline {base['cpu_seconds'] * 100_000 / max(base['rows'], 1):.2f} s"
     )
+    print(f"load average after: {'/'.join(f'{x:.1f}' for x in os.getloadavg())} (1/5/15 min)")
     rate = ours["rows"] / ours["seconds"]
     print(f"dialer / baseline time: {ours['seconds'] / base['seconds']:.2f}x")
     print(

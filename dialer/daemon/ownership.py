@@ -100,6 +100,13 @@ class Pacers:
             deadline = self._held.get(campaign_id)
         return deadline is not None and self.monotonic() < deadline
 
+    def remaining(self, campaign_id: int) -> float | None:
+        """Seconds left before the fence closes on the campaign unless a renewal comes first
+        (the lease itself runs at least one heartbeat longer); None when it is not held."""
+        with self._lock:
+            deadline = self._held.get(campaign_id)
+        return None if deadline is None else deadline - self.monotonic()
+
     def owned(self) -> set[int]:
         now = self.monotonic()
         with self._lock:

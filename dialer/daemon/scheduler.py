@@ -128,6 +128,7 @@ class Daemon:
         self._finished = threading.Event()
         self.failures = TickFailures(probe=ctx.store.probe_write)
         self.pacers: ownership.Pacers | None = None
+        self._releasing = threading.Lock()
         self.reports = ReportJobs(ctx, self.campaigns)
         scheduler_class: type[BaseScheduler] = BackgroundScheduler if background else BlockingScheduler
         self.scheduler = scheduler_class(
@@ -165,6 +166,10 @@ class Daemon:
     def _shutdown(self) -> None:
         self._finished.set()
         self.scheduler.shutdown(wait=False)
+        if isinstance(self.scheduler, BackgroundScheduler):
+            # No tick follows: give the campaigns up now (stop the heartbeat, release the
+            # leases), not only when stop() is called, which a finished run may never be.
+            self._release_campaigns()
 
     def _tick(self) -> bool:
         """One tick; False when it failed."""
@@ -248,10 +253,11 @@ class Daemon:
                     log.info("campaign %s is paced by another daemon: %s", cid, lease.describe(now))
 
     def _release_campaigns(self) -> None:
-        if self.pacers is not None:
-            self.pacers.stop()
-            self.ctx.fence = None
-            self.pacers = None
+        with self._releasing:  # the last tick and stop() may both get here
+            if self.pacers is not None:
+                self.pacers.stop()
+                self.ctx.fence = None
+                self.pacers = None
 
     def run(self) -> DaemonResult:
         """Run until stopped (blocking scheduler), or start and return at once (background)."""

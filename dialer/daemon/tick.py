@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -46,8 +48,15 @@ from dialer.errors import (
     TelephonyRejected,
     TelephonyUnavailable,
 )
-from dialer.store.repository import AttemptEnding, AttemptProgress, InFlightCall, OutcomeCounts, PacingNote
-from dialer.telephony.base import CallHandle, CallRequest, CallUpdate
+from dialer.store.repository import (
+    AttemptEnding,
+    AttemptProgress,
+    Decide,
+    InFlightCall,
+    OutcomeCounts,
+    PacingNote,
+)
+from dialer.telephony.base import CallHandle, CallRequest, CallUpdate, Placement
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +98,17 @@ def run_tick(
     ctx: Context, *, now: datetime, campaigns: Sequence[str] | None = None, worker: str = "daemon"
 ) -> TickReport:
     """Collect results, then pace and dial every active campaign (or just ``campaigns``)."""
-    by_id = {c.id: c for c in ctx.store.list_campaigns()}
+    listed, in_flight = ctx.store.campaigns_and_calls()
+    by_id = {c.id: c for c in listed}
     ctx.campaigns = {c.name: c for c in by_id.values()}
     mine = owned_ids(ctx, by_id)
     if ctx.lease_sweep_at is None or now >= ctx.lease_sweep_at:
         ctx.store.release_expired_leases(mine, now=now)
         settle_expired_holds(ctx, [by_id[i] for i in mine], now=now)
         ctx.lease_sweep_at = now + LEASE_SWEEP_EVERY
-    updates, ended, before = collect(ctx, now=now, campaigns=by_id, only=mine if ctx.fence is not None else None)
+    updates, ended, before = collect(
+        ctx, now=now, campaigns=by_id, only=mine if ctx.fence is not None else None, in_flight=in_flight
+    )
     timed = [
         c
         for c in by_id.values()
@@ -194,10 +206,12 @@ def collect(
     now: datetime,
     campaigns: Mapping[int, Campaign] | None = None,
     only: Collection[int] | None = None,
+    in_flight: Sequence[InFlightCall] | None = None,
 ) -> tuple[int, int, int]:
     """Poll in-flight calls (of the campaigns in ``only``, or all) and write what changed.
+    ``in_flight``: the calls in flight, when the caller has just read them.
     Returns (updates applied, attempts ended, calls that were in flight)."""
-    in_flight = ctx.store.in_flight_calls()
+    in_flight = list(in_flight) if in_flight is not None else ctx.store.in_flight_calls()
     if only is not None:
         wanted = set(only)
         in_flight = [a for a in in_flight if a.campaign_id in wanted]
@@ -213,10 +227,7 @@ def collect(
         else:
             pollable.append(handle)
     updates = ctx.telephony.poll(pollable, now=now) if pollable else []
-    ended = 0
-    for update in updates:
-        attempt = attempts[update.attempt_id]
-        ended += apply_update(ctx, update, campaign=by_id[attempt.campaign_id], now=now)
+    ended = apply_updates(ctx, [(u, by_id[attempts[u.attempt_id].campaign_id]) for u in updates], now=now)
     for attempt, handle in unsettled:
         campaign = by_id[attempt.campaign_id]
         try:
@@ -269,58 +280,76 @@ def reconcile_attempt(ctx: Context, handle: CallHandle, *, campaign: Campaign, n
 
 def apply_update(ctx: Context, update: CallUpdate, *, campaign: Campaign, now: datetime) -> int:
     """Write one provider update; end the attempt when the call has ended. 1 if it ended."""
-    if update.state is not AttemptState.ENDED:
-        ctx.store.progress_attempt(
-            update.attempt_id,
-            AttemptProgress(
-                state=update.state,
-                provider_ref=update.provider_ref,
-                call_sid=update.call_sid,
-                correlation=update.correlation,
-                answered_at=update.answered_at,
-                connected_at=update.connected_at,
-                caller_id=update.caller_id,
-            ),
-            now=now,
-        )
+    return apply_updates(ctx, [(update, campaign)], now=now)
+
+
+def apply_updates(ctx: Context, updates: Sequence[tuple[CallUpdate, Campaign]], *, now: datetime) -> int:
+    """Write what the provider reported of several calls (each with its campaign) in one
+    transaction (:meth:`write_back`); end the attempts whose call has ended. How many ended."""
+    progress: list[tuple[str, AttemptProgress]] = []
+    endings: list[tuple[str, AttemptEnding, Decide]] = []
+    ending_of: list[tuple[CallUpdate, Campaign, CallResult]] = []
+    for update, campaign in updates:
+        if update.state is not AttemptState.ENDED:
+            progress.append((update.attempt_id, _progress_of(update)))
+            continue
+        outcome = update.outcome or CallResult.UNKNOWN
+        decide = functools.partial(decide_after_call, campaign, now=now)
+        endings.append((update.attempt_id, _ending_of(update, outcome, now=now), decide))
+        ending_of.append((update, campaign, outcome))
+    if not progress and not endings:
         return 0
-    outcome = update.outcome or CallResult.UNKNOWN
-    finished = ctx.store.finish_attempt(
-        update.attempt_id,
-        AttemptEnding(
-            outcome=outcome,
-            ended_at=update.ended_at or now,
-            raw_outcome=update.raw_outcome,
-            was_missed=update.was_missed,
-            amd=update.amd,
-            message_played=update.message_played,
-            answered_at=update.answered_at,
-            connected_at=update.connected_at,
-            duration_s=update.duration_s,
-            agent=update.agent,
-            provider_ref=update.provider_ref,
-            call_sid=update.call_sid,
-            correlation=update.correlation,
-            error=update.note,
-            raw=update.raw,
-            caller_id=update.caller_id,
-        ),
-        decide=lambda record, result: decide_after_call(campaign, record, result, now=now),
-        now=now,
+    ended = 0
+    for finished, (update, campaign, outcome) in zip(
+        ctx.store.write_back(progress, endings, now=now), ending_of, strict=True
+    ):
+        if finished is None:
+            continue
+        ended += 1
+        ctx.events.ended(campaign=campaign.name, result=outcome.value)
+        if not finished.attempt.preview:  # agents' preview calls are never abandonment candidates
+            pacing_state.observe_ending(ctx, campaign, finished.attempt)
+        if outcome is CallResult.DO_NOT_CALL:
+            ctx.store.add_dnc(
+                [finished.attempt.number_dialed],
+                source="disposition",
+                note=f"attempt {update.attempt_id}",
+                now=now,
+            )
+    return ended
+
+
+def _progress_of(update: CallUpdate) -> AttemptProgress:
+    return AttemptProgress(
+        state=update.state,
+        provider_ref=update.provider_ref,
+        call_sid=update.call_sid,
+        correlation=update.correlation,
+        answered_at=update.answered_at,
+        connected_at=update.connected_at,
+        caller_id=update.caller_id,
     )
-    if finished is None:
-        return 0
-    ctx.events.ended(campaign=campaign.name, result=outcome.value)
-    if not finished.attempt.preview:  # agents' preview calls are never abandonment candidates
-        pacing_state.observe_ending(ctx, campaign, finished.attempt)
-    if outcome is CallResult.DO_NOT_CALL:
-        ctx.store.add_dnc(
-            [finished.attempt.number_dialed],
-            source="disposition",
-            note=f"attempt {update.attempt_id}",
-            now=now,
-        )
-    return 1
+
+
+def _ending_of(update: CallUpdate, outcome: CallResult, *, now: datetime) -> AttemptEnding:
+    return AttemptEnding(
+        outcome=outcome,
+        ended_at=update.ended_at or now,
+        raw_outcome=update.raw_outcome,
+        was_missed=update.was_missed,
+        amd=update.amd,
+        message_played=update.message_played,
+        answered_at=update.answered_at,
+        connected_at=update.connected_at,
+        duration_s=update.duration_s,
+        agent=update.agent,
+        provider_ref=update.provider_ref,
+        call_sid=update.call_sid,
+        correlation=update.correlation,
+        error=update.note,
+        raw=update.raw,
+        caller_id=update.caller_id,
+    )
 
 
 def decide_after_call(campaign: Campaign, record: Record, result: CallResult, *, now: datetime) -> RetryDecision:
@@ -478,6 +507,11 @@ FENCED = "fenced"
 #: Outcomes of a call the provider refused for now; the rest of the batch waits as long.
 PROVIDER_REFUSING = ("provider_rate_limited", "provider_unavailable")
 LEASE_LOST = "dialing stopped: this process no longer holds the campaign's pacer lease"
+#: A call is not sent with less than this many seconds left on the campaign's pacer fence: its
+#: answer could not be waited for before another daemon may take the campaign over.
+MIN_PLACEMENT_WAIT = 0.5
+#: place_batch's marker for a call not sent because an earlier one stopped the batch.
+_NOT_SENT = "not_sent"
 
 
 def dial_records(
@@ -568,6 +602,14 @@ def place_batch(
         ]
     outcomes: list[str] = []
     answers: list[tuple[str, AttemptProgress]] = []
+    width = placement_width(ctx, len(calls) - len(refused))
+    if width > 1:
+        try:
+            return _place_concurrently(
+                ctx, campaign, calls, attempt_ids, refused, reason=reason, now=now, width=width, answers=answers
+            )
+        finally:
+            ctx.store.progress_attempts(answers, now=now)
     try:
         for i, ((record, caller_id), attempt_id) in enumerate(zip(calls, attempt_ids, strict=True)):
             if ctx.fence is not None and not ctx.fence.owns(campaign.id):
@@ -581,8 +623,9 @@ def place_batch(
             outcomes.append(outcome)
             if answer is not None:
                 answers.append((attempt_id, answer))
-            if outcome == "stop":
-                outcomes.extend(_withdraw(ctx, calls[i + 1 :], attempt_ids[i + 1 :], refused, "withdrawn", now=now))
+            if outcome in ("stop", FENCED):
+                rest = "withdrawn" if outcome == "stop" else FENCED
+                outcomes.extend(_withdraw(ctx, calls[i + 1 :], attempt_ids[i + 1 :], refused, rest, now=now))
                 break
             if outcome in PROVIDER_REFUSING:
                 # The provider refuses calls for now (a 429 cool-down, or it is down): the
@@ -606,6 +649,103 @@ def place_batch(
     finally:
         ctx.store.progress_attempts(answers, now=now)
     return outcomes
+
+
+def placement_width(ctx: Context, calls: int) -> int:
+    """How many calls of a batch are sent at once: ``placement_concurrency`` for a backend
+    that places concurrently (Evo Voice's pooled client), else 1."""
+    if not getattr(ctx.telephony, "concurrent_placements", False):
+        return 1
+    return max(1, min(ctx.settings.placement_concurrency, calls))
+
+
+def fence_wait(ctx: Context, campaign_id: int) -> float | None:
+    """Seconds a placement for the campaign may wait for the provider's answer: what is left
+    on this process's pacer fence; None without a fence, or for a campaign it does not hold
+    (the preview desk of `dialer web` dials campaigns another daemon paces)."""
+    return ctx.fence.remaining(campaign_id) if ctx.fence is not None else None
+
+
+def _place_concurrently(
+    ctx: Context,
+    campaign: Campaign,
+    calls: Sequence[tuple[Record, str | None]],
+    attempt_ids: Sequence[str],
+    refused: Collection[str],
+    *,
+    reason: str,
+    now: datetime,
+    width: int,
+    answers: list[tuple[str, AttemptProgress]],
+) -> list[str]:
+    """Send a batch whose attempts are all written, ``width`` calls at a time. Each call is
+    sent only while this process still holds the campaign's fence, and then waits for its
+    answer no longer than the fence has left (:func:`fence_wait`). The answers are taken in
+    the batch's order on this thread, which alone writes to the store; one that stops the
+    batch (a refused caller ID, a 429, the provider down, the fence lost) keeps the calls not
+    yet sent from going, and they are given back as :func:`place_batch` does."""
+    halt = threading.Event()
+
+    def send(k: int) -> Placement | TelephonyError | str:
+        if halt.is_set():
+            return _NOT_SENT
+        wait = fence_wait(ctx, campaign.id)
+        if (ctx.fence is not None and not ctx.fence.owns(campaign.id)) or (
+            wait is not None and wait < MIN_PLACEMENT_WAIT
+        ):
+            halt.set()
+            return FENCED
+        record, caller_id = calls[k]
+        return _send(ctx, _request(campaign, record, attempt_ids[k], caller_id=caller_id, timeout=wait), now=now)
+
+    outcomes: list[str | None] = []
+    unsent: dict[str, list[int]] = {FENCED: [], _NOT_SENT: []}
+    stopped_by: tuple[str, Record] | None = None
+    with ThreadPoolExecutor(max_workers=width, thread_name_prefix="placement") as pool:
+        futures = {k: pool.submit(send, k) for k in range(len(calls)) if attempt_ids[k] not in refused}
+        try:
+            for k, ((record, caller_id), attempt_id) in enumerate(zip(calls, attempt_ids, strict=True)):
+                if attempt_id in refused:
+                    outcomes.append(_number_busy(ctx, record, now=now))
+                    continue
+                sent = futures[k].result()
+                if isinstance(sent, str):
+                    unsent[sent].append(k)
+                    outcomes.append(None)
+                    continue
+                outcome, answer = _answer(ctx, campaign, attempt_id, caller_id=caller_id, sent=sent, now=now)
+                outcomes.append(outcome)
+                if answer is not None:
+                    answers.append((attempt_id, answer))
+                if stopped_by is None and (outcome == "stop" or outcome in PROVIDER_REFUSING):
+                    stopped_by = (outcome, record)
+                    halt.set()
+        except BaseException:  # an answer could not be written: send nothing more (the rest stay pending)
+            halt.set()
+            raise
+    for kind, ks in unsent.items():
+        if not ks:
+            continue
+        rest, until, blocked, detail = FENCED, None, None, None
+        if kind == _NOT_SENT and stopped_by is not None:
+            rest = "withdrawn" if stopped_by[0] == "stop" else stopped_by[0]
+            if stopped_by[0] in PROVIDER_REFUSING:
+                held = ctx.store.get_record_by_id(stopped_by[1].id)
+                until, blocked, detail = held.next_dial_at, stopped_by[0], held.blocked_detail or stopped_by[0]
+        given = _withdraw(
+            ctx,
+            [calls[k] for k in ks],
+            [attempt_ids[k] for k in ks],
+            (),
+            rest,
+            now=now,
+            next_dial_at=until,
+            blocked_reason=blocked,
+            blocked_detail=detail,
+        )
+        for k, outcome in zip(ks, given, strict=True):
+            outcomes[k] = outcome
+    return [o if o is not None else "withdrawn" for o in outcomes]
 
 
 def _withdraw(
@@ -718,8 +858,8 @@ def place(
     outcome, answer = _dial(
         ctx, campaign, record, attempt_id, caller_id=caller_id, reason=reason, now=now, agent=agent if preview else None
     )
-    if answer is not None:
-        ctx.store.progress_attempt(attempt_id, answer, now=now)
+    if answer is not None:  # not durable, as place_batch's answers (see progress_attempts)
+        ctx.store.progress_attempts([(attempt_id, answer)], now=now)
     return outcome
 
 
@@ -747,8 +887,28 @@ def _dial(
 ) -> tuple[str, AttemptProgress | None]:
     """Ask the provider to dial an attempt already written. Returns the outcome (as
     :func:`place`) and, for a call the provider took (or may have taken), the progress the
-    caller must write; refusals and failures are written here."""
-    request = CallRequest(
+    caller must write; refusals and failures are written here.
+
+    With too little left on this process's pacer fence the call is not sent (``fenced``, the
+    record ready again); else its answer is waited for no longer than the fence has left."""
+    wait = fence_wait(ctx, campaign.id)
+    if wait is not None and wait < MIN_PLACEMENT_WAIT:
+        _release_unplaced(ctx, attempt_id, LEASE_LOST, retry_at=now, now=now)
+        return FENCED, None
+    request = _request(campaign, record, attempt_id, caller_id=caller_id, agent=agent, timeout=wait)
+    return _answer(ctx, campaign, attempt_id, caller_id=caller_id, sent=_send(ctx, request, now=now), now=now)
+
+
+def _request(
+    campaign: Campaign,
+    record: Record,
+    attempt_id: str,
+    *,
+    caller_id: str | None,
+    agent: str | None = None,
+    timeout: float | None = None,
+) -> CallRequest:
+    return CallRequest(
         attempt_id=attempt_id,
         campaign=campaign.name,
         flow_id=campaign.flow_id,
@@ -757,15 +917,36 @@ def _dial(
         user_data=record.user_data,
         ring_timeout=campaign.ring_timeout,
         agent=agent,
+        timeout=timeout,
     )
+
+
+def _send(ctx: Context, request: CallRequest, *, now: datetime) -> Placement | TelephonyError:
+    """The provider's answer to one placement: the placement, or the error it raised. Touches
+    nothing but the backend, so that several may run at once on other threads."""
     try:
-        try:
-            placement = ctx.telephony.place_call(request, now=now)
-        except TelephonyError as exc:
-            ctx.events.provider_error(backend=ctx.telephony.name, kind=error_kind(exc), operation="place")
-            if isinstance(exc, PlacementUncertain):
+        return ctx.telephony.place_call(request, now=now)
+    except TelephonyError as exc:
+        return exc
+
+
+def _answer(
+    ctx: Context,
+    campaign: Campaign,
+    attempt_id: str,
+    *,
+    caller_id: str | None,
+    sent: Placement | TelephonyError,
+    now: datetime,
+) -> tuple[str, AttemptProgress | None]:
+    """Write what the provider answered to a placement (:func:`_dial`'s outcome and progress)."""
+    try:
+        if isinstance(sent, TelephonyError):
+            ctx.events.provider_error(backend=ctx.telephony.name, kind=error_kind(sent), operation="place")
+            if isinstance(sent, PlacementUncertain):
                 ctx.events.placed(campaign=campaign.name, backend=ctx.telephony.name)
-            raise
+            raise sent
+        placement = sent
     except TelephonyRejected as exc:
         result = CallResult.SIT_INVALID_NUM if exc.bad_number else CallResult.DIAL_ERROR
         _end_unplaced(ctx, campaign, attempt_id, result, str(exc), now=now)

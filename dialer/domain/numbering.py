@@ -63,13 +63,14 @@ _DESCRIPTIONS = (
     "voicemail",
 )
 _PLAIN = re.compile(r"[0-9 ().+-]{7,40}")
-_NOT_DIGITS = str.maketrans("", "", " ().+-")
+_PUNCTUATION = b" ().+-"
 _NO_STRIP = (
     pnu.ValidationResult.TOO_SHORT,
     pnu.ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
     pnu.ValidationResult.INVALID_LENGTH,
 )
 _OPEN: Final = object()
+_tuple_new = tuple.__new__
 _MEMO_LIMIT = 200_000
 
 
@@ -86,6 +87,9 @@ class Verdict:
     """The zones, when the deciding prefix also decides them (else looked up per number)."""
     problem: str
     """Why an invalid number is invalid (see :func:`phones.invalid_message`)."""
+    zone_from: int = 2
+    """Where the time-zone lookup of a number with this verdict resumes (``e164[1:zone_from]``
+    and every shorter prefix are proper prefixes of keys of the table) when ``zones`` is None."""
 
 
 class _Country:
@@ -155,6 +159,21 @@ class _Region:
     """Matches the start of digits that begin with an IDD, the region's own calling code or a
     national prefix: only those need ``parse``'s prefix handling; the others are the national
     number as they stand (the common case, tested with one match)."""
+    special_literals: tuple[str, ...] | None = None
+    """``special``'s alternatives when all are plain digit strings (``1``, ``011``): then
+    ``digits.startswith(special_literals)`` is the same test as ``special.match(digits)``, faster."""
+
+    def starts_special(self, digits: str) -> bool:
+        """``special.match(digits)``."""
+        if self.special_literals is not None:
+            return digits.startswith(self.special_literals)
+        return self.special.match(digits) is not None
+
+
+def _literals(patterns: list[str | None]) -> tuple[str, ...] | None:
+    """The patterns given (None: absent) when every one is a plain string of digits, else None."""
+    present = [p for p in patterns if p]
+    return tuple(present) if all(p.isdigit() and p.isascii() for p in present) else None
 
 
 class PhoneNormaliser:
@@ -178,21 +197,28 @@ class PhoneNormaliser:
         Errors are remembered as (reason, message) and raised as new exceptions: re-raising a
         stored exception would grow its traceback on every raise."""
         text = raw.strip()
-        main, extension = text, None
-        if text and (not _PLAIN.fullmatch(text) or (text[-1] == "0" and phones.FLOAT_FORM.fullmatch(text))):
+        extension = None
+        if _PLAIN.fullmatch(text) and not (text[-1] == "0" and phones.FLOAT_FORM.fullmatch(text)):
+            main = text  # the common case: digits and punctuation only
+        elif text:
             try:
                 main, extension = phones.split_number(text)
             except phones.PhoneError:
                 main = ""  # the reference raises the same error (memoised below)
-        if main and _PLAIN.fullmatch(main):
+            if not _PLAIN.fullmatch(main):
+                main = ""
+        else:
+            main = ""
+        if main:
             plus = main.find("+")
-            if plus < 0 or (main.count("+") == 1 and not any(ch.isdigit() for ch in main[:plus])):
-                digits = main.translate(_NOT_DIGITS)
+            # One plus sign at most, with no digit before it (only ``( ) - .`` and spaces).
+            if plus < 0 or (plus == main.rfind("+") and not main[:plus].strip(" ().-")):
+                digits = main.encode().translate(None, _PUNCTUATION).decode()  # ASCII: _PLAIN matched
                 if len(digits) >= 7:
                     answer = self._plain(text, plus >= 0, digits, region)
                     if answer is not None:
                         self.fast += 1
-                        if isinstance(answer, phones.ParsedPhone):
+                        if answer.__class__ is phones.ParsedPhone:
                             return answer._replace(extension=extension) if extension else answer
                         raise phones.PhoneError(*answer)
         key = (region, text)
@@ -216,7 +242,7 @@ class PhoneNormaliser:
         if (
             not plus
             and info is not None
-            and not info.special.match(digits)
+            and not info.starts_special(digits)
             and pnu._MIN_LENGTH_FOR_NSN <= len(digits) <= pnu._MAX_LENGTH_FOR_NSN
         ):
             country_code, national = info.country_code, digits  # as _split would find them
@@ -225,22 +251,31 @@ class PhoneNormaliser:
             if split is None:
                 return None
             country_code, national = split
-        verdict = self._verdict(country_code, national)
+        country = self._countries.get(country_code)
+        verdict: Verdict | None = None
+        if country is not None:  # the first lookup of _verdict, inline: most numbers stop there
+            length = len(national)
+            found = country.heads.get((length, national[: min(country.min_head, length)]))
+            if found is not None and found is not _OPEN:
+                verdict = found  # type: ignore[assignment]
         if verdict is None:
-            return None
+            verdict = self._verdict(country_code, national)
+            if verdict is None:
+                return None
         if not verdict.valid:
             return ("invalid_phone", phones.invalid_message(text, verdict.problem))
         e164 = f"+{country_code}{national}"
         zones = verdict.zones
         if zones is None:
-            # The table lookup reads only the digits up to the first prefix no longer key extends.
-            stems, j = _zone_stems(), 2
+            # The table lookup reads only the digits up to the first prefix no longer key extends;
+            # every prefix within the verdict's is one (else the verdict would hold the zones).
+            stems, j = _zone_stems(), verdict.zone_from
             while j <= len(e164) and e164[1:j] in stems:
                 j += 1
             zones = self._zones.get(e164[:j])
             if zones is None:
                 zones = self._zones[e164[:j]] = _geographic_zones(e164)
-        return phones.ParsedPhone(e164, verdict.region, None, zones)
+        return _tuple_new(phones.ParsedPhone, (e164, verdict.region, None, zones))
 
     # ------------------------------------------------------------------ parsing
     def _region(self, region: str) -> _Region | None:
@@ -262,6 +297,7 @@ class PhoneNormaliser:
                     general=re.compile(general) if general else None,
                     national_prefix=self._national_prefix(meta),
                     special=re.compile("|".join(starts)),
+                    special_literals=_literals([code, meta.international_prefix, meta.national_prefix_for_parsing]),
                 )
         return self._regions[region]
 
@@ -296,7 +332,7 @@ class PhoneNormaliser:
                 return None  # parse retries without the plus sign: leave it to parse
             national = digits[len(str(country_code)) :]
             number_meta = self._meta_for_code(country_code, region, info)
-        elif not info.special.match(digits):
+        elif not info.starts_special(digits):
             # No IDD, no own calling code, no national prefix: parse keeps the digits as they
             # are, in the region's metadata (a match-free _maybe_strip_national_prefix... is a
             # no-op); only the length limits remain.
@@ -390,6 +426,9 @@ def _libphonenumber_verdict(country_code: int, national: str, *, head: int) -> V
             j += 1
         if j <= len(str(country_code)) + head:  # the prefix shared by the verdict decides the zones
             zones = _geographic_zones(f"+{digits}")
+    # Zones not decided: digits[:i] is a stem for every i up to the verdict's prefix, so the
+    # lookup's walk over e164[1:j] resumes past it.
+    zone_from = len(str(country_code)) + head + 2 if zones is None else 2
     return Verdict(
         valid=valid,
         region=region,
@@ -397,6 +436,7 @@ def _libphonenumber_verdict(country_code: int, national: str, *, head: int) -> V
         geographic=geographic,
         zones=zones,
         problem="" if valid else phones.problem_of(number),
+        zone_from=zone_from,
     )
 
 

@@ -347,7 +347,6 @@ class _Run:
         list, and write it."""
         offset, results = checked.line_offset, checked.rows
         width = rows_.ACCEPTED_WIDTH
-        accepted = [r for r in results if len(r) == width]
         self.counts["rows"] += len(results)
         inserts: list[rows_.Checked] = []
         updates: list[rows_.Checked] = []
@@ -355,11 +354,16 @@ class _Run:
         counts, by_reason = self.counts, self.by_reason
         seen_handles, seen_phones, track_handles = self.seen_handles, self.seen_phones, self.track_handles
         update_mode = self.options.on_duplicate == "update"
+        has_records = self.has_records
         existing_handles: set[str] = set()
         existing_phones: dict[str, str] = {}
-        if self.has_records:
-            existing_handles, existing_phones = writer.existing([r[2] for r in accepted], [r[3] for r in accepted])
-        dnc = self.dnc if self.dnc is not None else writer.dnc_hits([r[3] for r in accepted])
+        dnc = self.dnc
+        if has_records or dnc is None:
+            accepted = [r for r in results if len(r) == width]
+            if has_records:
+                existing_handles, existing_phones = writer.existing([r[2] for r in accepted], [r[3] for r in accepted])
+            if dnc is None:
+                dnc = writer.dnc_hits([r[3] for r in accepted])
 
         def reject(line: int, raw: bytes, reason: str, message: str) -> None:
             by_reason[reason] += 1
@@ -383,7 +387,7 @@ class _Run:
                 seen_handles.add(handle)
             seen_phones.add(phone_key)
             is_update = False
-            if self.has_records:
+            if has_records:
                 holder = existing_phones.get(phone)
                 if handle in existing_handles and update_mode and holder in (None, handle):
                     is_update = True

@@ -42,7 +42,7 @@ import random
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from dialer.domain import phones
@@ -89,6 +89,21 @@ __all__ = [
     "SandboxCustomer",
     "SandboxUser",
 ]
+
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+def _instant(value: object) -> datetime:
+    """A SessionInfo date as an instant, for sorting (ISO strings with and without fractions
+    of a second do not sort as text); a missing date sorts first."""
+    if not isinstance(value, str) or not value:
+        return _NEVER
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return _NEVER
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 class EvoSandbox:
@@ -314,7 +329,10 @@ class EvoSandbox:
         with self._lock:
             now = self.now()
             accounts = set(requested or self._accounts(user))
-            rows: list[tuple[int, dict[str, Any]]] = []
+            # (sort value, tie-break, the session or the call to render): sorted by dateCreated,
+            # only the page's calls are rendered, so a listing costs little however many exist.
+            rows: list[tuple[datetime, int, dict[str, Any] | SimCall]] = []
+            by_created = sort_key == "dateCreated"
             if self.config.account_id in accounts and not param_list(params, "endpointids"):
                 for n, app in enumerate(self._app_sessions.values()):
                     if (now - app.created_at > self.config.archive_after) != archive:
@@ -323,7 +341,8 @@ class EvoSandbox:
                         app, ids=ids, to=to, from_=from_, log_text=log_text, parent=parent,
                         customers=customers, start=start, end=end,
                     ):  # fmt: skip
-                        rows.append((-1 - n, copy_info(app.info)))
+                        info = copy_info(app.info)
+                        rows.append((_instant(info.get(sort_key)), -1 - n, info))
             if self.config.account_id in accounts and calls_match:
                 for call in self.centre.iter_calls():
                     if (ids and call.session_id not in ids) or self._archived(call, now) != archive:
@@ -337,11 +356,15 @@ class EvoSandbox:
                         continue
                     if log_text and not any(log_text in m.lower() for _, m in call.log):
                         continue
-                    rows.append((call.index, self._render(call)))
-        rows.sort(key=lambda r: (r[1].get(sort_key) or "", r[0]), reverse=order == "descend")
-        total = len(rows)
-        sessions = [session for _, session in rows]
-        items = sessions if param_bool(params, "all") else sessions[page * per_page : (page + 1) * per_page]
+                    if by_created:
+                        rows.append((created, call.index, call))
+                    else:
+                        rendered = self._render(call)
+                        rows.append((_instant(rendered.get(sort_key)), call.index, rendered))
+            rows.sort(key=lambda r: (r[0], r[1]), reverse=order == "descend")
+            total = len(rows)
+            chosen = rows if param_bool(params, "all") else rows[page * per_page : (page + 1) * per_page]
+            items = [self._render(item) if isinstance(item, SimCall) else item for _, _, item in chosen]
         simplified = param_bool(params, "simplifiedpaging")
         pages = -(-total // per_page)
         return {

@@ -182,9 +182,18 @@ class StoreBase:
             ) from exc
 
     @contextmanager
-    def _tx(self) -> Iterator[Connection]:
+    def _tx(self, *, durable: bool = True) -> Iterator[Connection]:
+        """A transaction. ``durable=False``: on PostgreSQL its commit does not wait for the WAL
+        flush (``SET LOCAL synchronous_commit = off``). Only for writes that may be lost in a
+        crash of the database server without harm — what the provider can tell again, or a
+        claim that nothing was dialed on. Such a commit is atomic and visible to every other
+        session at once, and the next durable commit flushes it too (the WAL is written in
+        order), so it is lost only together with everything after it. SQLite (WAL, synchronous
+        NORMAL) already commits without a sync."""
         try:
             with self.engine.begin() as conn:
+                if not durable and conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
                 yield conn
         except (OperationalError, DBAPIError) as exc:
             full = storage_full(exc.orig, self.engine.url)
@@ -233,26 +242,56 @@ class StoreBase:
         A decision to stay ``dialing`` is a preview hold: the record stays leased to the agent
         who dialed it until ``decision.retry_at``.
         """
-        record_values: dict[str, Any] = {
-            "attempts": attempts,
-            "result_counts": dict(counts),
-            "last_outcome": result.value,
-            **(extra or {}),
-            "lease_owner": None,
-            "lease_until": None,
-            "blocked_reason": blocked_reason,
-            "blocked_detail": decision.reason,
-            "blocked_until": decision.retry_at if blocked_reason else None,
-            "updated_at": now,
-        }
-        if decision.status is RecordStatus.DIALING:
-            record_values["lease_owner"] = rrow["lease_owner"]
-            record_values["lease_until"] = decision.retry_at
-        elif decision.retry_at is not None:
-            record_values["next_dial_at"] = decision.retry_at
-        self._move_record(conn, arow["record_id"], decision.status, record_values)
-        return FinishedAttempt(
-            attempt=convert.attempt({**arow, **attempt_values, "handle": rrow["handle"]}),
-            record=convert.record({**rrow, **record_values, "status": decision.status.value}),
+        record_values, finished = settlement(
+            arow,
+            rrow,
+            attempt_values=attempt_values,
+            result=result,
+            counts=counts,
+            attempts=attempts,
             decision=decision,
+            now=now,
+            extra=extra,
+            blocked_reason=blocked_reason,
         )
+        self._move_record(conn, arow["record_id"], decision.status, record_values)
+        return finished
+
+
+def settlement(
+    arow: Mapping[Any, Any],
+    rrow: Mapping[Any, Any],
+    *,
+    attempt_values: Mapping[str, Any],
+    result: CallResult,
+    counts: Mapping[str, Any],
+    attempts: int,
+    decision: RetryDecision,
+    now: datetime,
+    extra: Mapping[str, Any] | None = None,
+    blocked_reason: str | None = None,
+) -> tuple[dict[str, Any], FinishedAttempt]:
+    """The record columns :meth:`StoreBase._settle_record` writes (``next_dial_at`` only when the
+    decision moves it), and what the caller is told."""
+    record_values: dict[str, Any] = {
+        "attempts": attempts,
+        "result_counts": dict(counts),
+        "last_outcome": result.value,
+        **(extra or {}),
+        "lease_owner": None,
+        "lease_until": None,
+        "blocked_reason": blocked_reason,
+        "blocked_detail": decision.reason,
+        "blocked_until": decision.retry_at if blocked_reason else None,
+        "updated_at": now,
+    }
+    if decision.status is RecordStatus.DIALING:
+        record_values["lease_owner"] = rrow["lease_owner"]
+        record_values["lease_until"] = decision.retry_at
+    elif decision.retry_at is not None:
+        record_values["next_dial_at"] = decision.retry_at
+    return record_values, FinishedAttempt(
+        attempt=convert.attempt({**arow, **attempt_values, "handle": rrow["handle"]}),
+        record=convert.record({**rrow, **record_values, "status": decision.status.value}),
+        decision=decision,
+    )

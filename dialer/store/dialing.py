@@ -7,27 +7,52 @@ and executed with parameters, and they read only the columns they need.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, delete, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ClauseElement
 
-from dialer.domain.records import Attempt, AttemptState, Record, RecordStatus
+from dialer.domain.campaigns import Campaign
+from dialer.domain.records import RECORD_TRANSITIONS, Attempt, AttemptState, Record, RecordStatus, advance_attempt_state
 from dialer.domain.results import CallResult
 from dialer.domain.treatments import RetryDecision
 from dialer.errors import AlreadyExists, InvalidTransition, NotFound
 from dialer.store import convert
-from dialer.store.base import StoreBase, attempts_t, dnc_t, provider_events_t, records_t
+from dialer.store.base import (
+    SOURCES,
+    StoreBase,
+    attempts_t,
+    campaigns_t,
+    dnc_t,
+    provider_events_t,
+    records_t,
+    settlement,
+)
 from dialer.store.tables import CLAIM_PRIORITIES
 from dialer.store.types import (
     GLOBAL_SCOPE,
     AttemptEnding,
     AttemptProgress,
     Claim,
+    Decide,
     FinishedAttempt,
     InFlightCall,
     campaign_scope,
@@ -87,17 +112,22 @@ _EXPIRED_LEASES = (
     .where(_EXPIRED)
     .values(status=RecordStatus.READY.value, lease_owner=None, lease_until=None, updated_at=bindparam("now"))
 )
-# Lease the rows locked by _CLAIMABLE and read them back. (Not one statement: PostgreSQL may
-# re-run an ``IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)`` subquery and lease more than n rows.)
+# Lease the rows locked by _CLAIMABLE and read them back, each with whether its number is on
+# the do-not-call list (global or the campaign's) — in the same statement. (Not one statement
+# with the claim: PostgreSQL may re-run an ``IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)``
+# subquery and lease more than n rows.)
+# (Spelled out: SQLite's RETURNING names columns without their table, which would compare
+# the list's phone with itself.)
+_DNC = dnc_t.alias("dnc")
+_ON_DNC = exists().where(
+    _DNC.c.phone == literal_column("records.phone"), _DNC.c.scope.in_(bindparam("scopes", expanding=True))
+)
 _LEASE = (
     update(records_t)
     .where(records_t.c.id.in_(bindparam("ids", expanding=True)), records_t.c.status == RecordStatus.READY.value)
-    .returning(*records_t.c)
+    .returning(*records_t.c, _ON_DNC.label("on_dnc"))
 )
-_DNC_HITS = select(dnc_t.c.phone).where(
-    dnc_t.c.phone.in_(bindparam("phones", expanding=True)),
-    dnc_t.c.scope.in_(bindparam("scopes", expanding=True)),
-)
+_CAMPAIGNS = select(campaigns_t).order_by(campaigns_t.c.id)
 _ATTEMPT_WITH_HANDLE = select(attempts_t, records_t.c.handle).join(records_t, records_t.c.id == attempts_t.c.record_id)
 _IN_FLIGHT = _ATTEMPT_WITH_HANDLE.where(attempts_t.c.ended_at.is_(None)).order_by(attempts_t.c.created_at)
 _IN_FLIGHT_OF = _ATTEMPT_WITH_HANDLE.where(
@@ -125,6 +155,15 @@ _ATTEMPT_ROW = select(attempts_t).where(attempts_t.c.id == bindparam("aid"))
 _ATTEMPT_BY_ID = _ATTEMPT_WITH_HANDLE.where(attempts_t.c.id == bindparam("aid"))
 _RECORD_BY_ID = select(records_t).where(records_t.c.id == bindparam("rid"))
 _INSERT_ATTEMPT = insert(attempts_t)
+# Records of a batch to dialing in one statement, each only from a status allowed to go there.
+_TO_DIALING = (
+    update(records_t)
+    .where(
+        records_t.c.id.in_(bindparam("_rids", expanding=True)),
+        records_t.c.status.in_(SOURCES[RecordStatus.DIALING]),
+    )
+    .values(status=RecordStatus.DIALING.value)
+)
 _UPDATE_ATTEMPT = update(attempts_t).where(attempts_t.c.id == bindparam("_aid"))
 # Progress moves the state forward only, and never touches an attempt that has ended.
 _PROGRESS = (
@@ -153,6 +192,107 @@ _PROGRESS_FIELDS = (
     "connected_at",
     "error",
 )
+
+
+# What one tick collected, written as one (DialingStore.write_back): the attempts and their
+# records are read and locked in id order (the order every writer locks them in), then each
+# table gets one executemany UPDATE whose rows all set the same columns.
+_ATTEMPTS_LOCKED = (
+    select(attempts_t)
+    .where(attempts_t.c.id.in_(bindparam("aids", expanding=True)))
+    .order_by(attempts_t.c.id)
+    .with_for_update()
+)
+# With endings, each attempt's record too (its columns labelled ``r_…``), both locked.
+_ATTEMPTS_AND_RECORDS_LOCKED = (
+    select(attempts_t, *(c.label(f"r_{c.name}") for c in records_t.c))
+    .join(records_t, records_t.c.id == attempts_t.c.record_id)
+    .where(attempts_t.c.id.in_(bindparam("aids", expanding=True)))
+    .order_by(attempts_t.c.id)
+    .with_for_update()
+)
+_RECORD_LABELS = [(f"r_{c.name}", c.name) for c in records_t.c]
+_PROGRESSED = update(attempts_t).where(attempts_t.c.id == bindparam("_aid"), attempts_t.c.ended_at.is_(None))
+_ENDED = _PROGRESSED
+_SETTLE = update(records_t).where(records_t.c.id == bindparam("_rid"), records_t.c.status == bindparam("_from"))
+
+
+class _NotAsOne(Exception):
+    """A batch of write_back that must be written one attempt at a time instead."""
+
+
+@dataclass(frozen=True)
+class _Ended:
+    attempt_values: dict[str, Any]
+    counts: dict[str, Any]
+    attempts: int
+    decision: RetryDecision
+
+
+def _ended(
+    arow: Mapping[Any, Any], rrow: Mapping[Any, Any], ending: AttemptEnding, decide: Decide, *, now: datetime
+) -> _Ended:
+    """Every attempt column an ending writes (what the provider did not say is kept), the
+    record's counts with this result, and where ``decide`` sends the record."""
+    outcome = ending.outcome
+    counts = dict(rrow["result_counts"] or {})
+    counts[outcome.value] = int(counts.get(outcome.value, 0)) + 1
+    attempts = rrow["attempts"] + (1 if outcome.counts_attempt else 0)
+    decision = decide(convert.record({**rrow, "result_counts": counts, "attempts": attempts}), outcome)
+    values: dict[str, Any] = {
+        "state": AttemptState.ENDED.value,
+        "ended_at": ending.ended_at,
+        "outcome": outcome.value,
+        "category": outcome.category.value,
+        "raw_outcome": ending.raw_outcome,
+        "was_missed": ending.was_missed,
+        "amd": ending.amd,
+        "message_played": ending.message_played,
+        "answered_at": ending.answered_at or arow["answered_at"],
+        "connected_at": ending.connected_at or arow["connected_at"],
+        "duration_s": ending.duration_s,
+        "agent": arow["agent"] or ending.agent,
+        "raw": dict(ending.raw) if ending.raw is not None else None,
+        "updated_at": now,
+        "caller_id": arow["caller_id"] if arow["caller_id"] is not None else ending.caller_id,
+    }
+    for key in ("provider_ref", "call_sid", "correlation", "error"):
+        value = getattr(ending, key)
+        values[key] = value if value is not None else arow[key]
+    return _Ended(attempt_values=values, counts=counts, attempts=attempts, decision=decision)
+
+
+def _settled(
+    arow: Mapping[Any, Any], rrow: Mapping[Any, Any], ending: AttemptEnding, ended: _Ended, *, now: datetime
+) -> tuple[dict[str, Any], FinishedAttempt]:
+    """The record columns an ending writes, and what finish_attempt returns."""
+    return settlement(
+        arow,
+        rrow,
+        attempt_values=ended.attempt_values,
+        result=ending.outcome,
+        counts=ended.counts,
+        attempts=ended.attempts,
+        decision=ended.decision,
+        now=now,
+        extra={"last_was_missed": ending.was_missed},
+        blocked_reason=ending.blocked_reason,
+    )
+
+
+def _progressed(arow: Mapping[Any, Any], progress: AttemptProgress, *, now: datetime) -> dict[str, Any]:
+    """The row of a _PROGRESSED update: as _write_progress, with every column set."""
+    state = progress.state if progress.state is not AttemptState.ENDED else AttemptState.CONNECTED
+    params: dict[str, Any] = {
+        "_aid": arow["id"],
+        "state": advance_attempt_state(AttemptState(arow["state"]), state).value,
+        "updated_at": now,
+        "caller_id": arow["caller_id"] if arow["caller_id"] is not None else progress.caller_id,
+    }
+    for key in _PROGRESS_FIELDS:
+        value = getattr(progress, key)
+        params[key] = value if value is not None else arow[key]
+    return params
 
 
 def _write_progress(conn: Connection, attempt_id: str, progress: AttemptProgress, *, now: datetime) -> None:
@@ -254,11 +394,13 @@ class DialingStore(StoreBase):
 
         Records whose number already has a call in flight (any campaign) are skipped: at
         most one call per destination is ever ringing. The do-not-call list is read in the
-        same transaction, so each claim says whether its number may be dialed right now.
+        same statement as the lease, so each claim says whether its number may be dialed right now.
         """
         if limit <= 0:
             return []
-        with self._tx() as conn:
+        # Not durable: a lease lost in a crash of the database server leaves its records ready,
+        # and nothing is dialed on it before begin_attempts' durable commit, which flushes it too.
+        with self._tx(durable=False) as conn:
             ids: list[int] = []
             mine: set[int] = set()
             if agent is not None:  # the agent's own personal callbacks first
@@ -283,19 +425,16 @@ class DialingStore(StoreBase):
                     "reserved_for": None,
                     "reserved_until": None,
                     "updated_at": now,
+                    "scopes": [GLOBAL_SCOPE, campaign_scope(campaign_id)],
                 },
             ).mappings()
-            records = [convert.record(r) for r in rows]
-            if not records:
-                return []
-            dnc = set(
-                conn.execute(
-                    _DNC_HITS,
-                    {"phones": [r.phone for r in records], "scopes": [GLOBAL_SCOPE, campaign_scope(campaign_id)]},
-                ).scalars()
-            )
-        records.sort(key=lambda r: (r.id not in mine, r.record_type == "general", r.next_dial_at, r.id))
-        return [Claim(record=r, on_dnc=r.phone in dnc) for r in records]
+            claims = [Claim(record=convert.record(r), on_dnc=bool(r["on_dnc"])) for r in rows]
+
+        def order(claim: Claim) -> tuple[bool, bool, datetime, int]:
+            r = claim.record
+            return (r.id not in mine, r.record_type == "general", r.next_dial_at, r.id)
+
+        return sorted(claims, key=order)
 
     def count_in_flight(self, campaign_id: int | None = None) -> int:
         query = select(func.count()).select_from(attempts_t).where(attempts_t.c.ended_at.is_(None))
@@ -312,38 +451,48 @@ class DialingStore(StoreBase):
                 rows = conn.execute(_IN_FLIGHT_OF, {"cid": campaign_id}).mappings()
             return [convert.attempt(r) for r in rows]
 
+    def campaigns_and_calls(self) -> tuple[list[Campaign], list[InFlightCall]]:
+        """Every campaign (as :meth:`list_campaigns`) and every call in flight (as
+        :meth:`in_flight_calls`), read in one transaction: what a tick starts from."""
+        with self._tx() as conn:
+            campaigns = [convert.campaign(r) for r in conn.execute(_CAMPAIGNS).mappings()]
+            return campaigns, self._in_flight_calls(conn)
+
     def in_flight_calls(self) -> list[InFlightCall]:
         """Every unfinished attempt, oldest first, with just what result collection needs."""
         with self._tx() as conn:
-            return [
-                InFlightCall(
-                    attempt_id=aid,
-                    campaign_id=cid,
-                    number=number,
-                    state=AttemptState(state),
-                    provider_ref=ref,
-                    created_at=created,
-                    placed_at=placed,
-                    correlation=correlation,
-                    record_id=record_id,
-                    caller_id=caller_id,
-                    agent=agent if preview else None,
-                )
-                for (
-                    aid,
-                    cid,
-                    number,
-                    state,
-                    ref,
-                    created,
-                    placed,
-                    correlation,
-                    record_id,
-                    caller_id,
-                    preview,
-                    agent,
-                ) in conn.execute(_IN_FLIGHT_CALLS)
-            ]
+            return self._in_flight_calls(conn)
+
+    def _in_flight_calls(self, conn: Connection) -> list[InFlightCall]:
+        return [
+            InFlightCall(
+                attempt_id=aid,
+                campaign_id=cid,
+                number=number,
+                state=AttemptState(state),
+                provider_ref=ref,
+                created_at=created,
+                placed_at=placed,
+                correlation=correlation,
+                record_id=record_id,
+                caller_id=caller_id,
+                agent=agent if preview else None,
+            )
+            for (
+                aid,
+                cid,
+                number,
+                state,
+                ref,
+                created,
+                placed,
+                correlation,
+                record_id,
+                caller_id,
+                preview,
+                agent,
+            ) in conn.execute(_IN_FLIGHT_CALLS)
+        ]
 
     def in_flight_numbers(self) -> set[str]:
         with self._tx() as conn:
@@ -473,12 +622,13 @@ class DialingStore(StoreBase):
                 )
                 refused: set[str] = set()
                 rows: list[dict[str, Any]] = []
+                moving: list[int] = []
                 for record, attempt_id, caller_id in calls:
                     if record.phone in busy:
                         refused.add(attempt_id)
                         continue
                     busy.add(record.phone)
-                    self._move_record(conn, record.id, RecordStatus.DIALING, record_values)
+                    moving.append(record.id)
                     rows.append(
                         _pending_attempt(
                             record,
@@ -491,6 +641,10 @@ class DialingStore(StoreBase):
                         )
                     )
                 if rows:
+                    moved = conn.execute(_TO_DIALING, {"_rids": moving, **record_values}).rowcount
+                    if moved != len(moving):  # one may not go to dialing: _move_record says which
+                        for record_id in moving:
+                            self._move_record(conn, record_id, RecordStatus.DIALING, record_values)
                     conn.execute(_INSERT_ATTEMPT, rows)
         except IntegrityError as exc:
             raise AlreadyExists(f"a number of this batch went in flight meanwhile: {exc.orig}") from exc
@@ -556,12 +710,11 @@ class DialingStore(StoreBase):
             _write_progress(conn, attempt_id, progress, now=now)
 
     def progress_attempts(self, progress: Sequence[tuple[str, AttemptProgress]], *, now: datetime) -> None:
-        """:meth:`progress_attempt` for several attempts, in one transaction."""
-        if not progress:
-            return
-        with self._tx() as conn:
-            for attempt_id, item in progress:
-                _write_progress(conn, attempt_id, item, now=now)
+        """:meth:`progress_attempt` for several attempts, in one transaction: the provider's
+        answers to a batch of calls. Not durable (as :meth:`write_back`): lost in a crash of
+        the database server, the attempts are left ``pending`` as after a crash of the dialer
+        between the two writes of a placement, and are reconciled with the provider."""
+        self.write_back(progress, [], now=now)
 
     def finish_attempt(
         self,
@@ -581,7 +734,6 @@ class DialingStore(StoreBase):
         stays on the desk of the agent who dialed it (its lease owner) until
         ``decision.retry_at`` or the agent's disposition, whichever comes first.
         """
-        outcome = ending.outcome
         with self._tx() as conn:
             arow = conn.execute(_ATTEMPT_ROW, {"aid": attempt_id}).mappings().first()
             if arow is None:
@@ -589,46 +741,101 @@ class DialingStore(StoreBase):
             if arow["ended_at"] is not None:
                 return None
             rrow = conn.execute(_RECORD_BY_ID, {"rid": arow["record_id"]}).mappings().one()
-            counts = dict(rrow["result_counts"] or {})
-            counts[outcome.value] = int(counts.get(outcome.value, 0)) + 1
-            attempts = rrow["attempts"] + (1 if outcome.counts_attempt else 0)
-            decision = decide(convert.record({**rrow, "result_counts": counts, "attempts": attempts}), outcome)
-            attempt_values: dict[str, Any] = {
-                "state": AttemptState.ENDED.value,
-                "ended_at": ending.ended_at,
-                "outcome": outcome.value,
-                "category": outcome.category.value,
-                "raw_outcome": ending.raw_outcome,
-                "was_missed": ending.was_missed,
-                "amd": ending.amd,
-                "message_played": ending.message_played,
-                "answered_at": ending.answered_at or arow["answered_at"],
-                "connected_at": ending.connected_at or arow["connected_at"],
-                "duration_s": ending.duration_s,
-                "agent": arow["agent"] or ending.agent,
-                "raw": dict(ending.raw) if ending.raw is not None else None,
-                "updated_at": now,
-            }
-            for key in ("provider_ref", "call_sid", "correlation", "error"):
-                value = getattr(ending, key)
-                if value is not None:
-                    attempt_values[key] = value
-            if ending.caller_id is not None and arow["caller_id"] is None:
-                attempt_values["caller_id"] = ending.caller_id
+            ended = _ended(arow, rrow, ending, decide, now=now)
+            attempt_values = dict(ended.attempt_values)
+            for key in ("provider_ref", "call_sid", "correlation", "error", "caller_id"):
+                if attempt_values[key] == arow[key]:  # unchanged: not written
+                    del attempt_values[key]
             conn.execute(_UPDATE_ATTEMPT, {"_aid": attempt_id, **attempt_values})
-            return self._settle_record(
-                conn,
-                arow,
-                rrow,
-                attempt_values=attempt_values,
-                result=outcome,
-                counts=counts,
-                attempts=attempts,
-                decision=decision,
-                now=now,
-                extra={"last_was_missed": ending.was_missed},
-                blocked_reason=ending.blocked_reason,
+            record_values, finished = _settled(arow, rrow, ending, ended, now=now)
+            self._move_record(conn, arow["record_id"], ended.decision.status, record_values)
+            return finished
+
+    def write_back(
+        self,
+        progress: Sequence[tuple[str, AttemptProgress]],
+        endings: Sequence[tuple[str, AttemptEnding, Decide]],
+        *,
+        now: datetime,
+    ) -> list[FinishedAttempt | None]:
+        """What one tick collected from the provider, in one transaction: ``progress`` as
+        :meth:`progress_attempt` and ``endings`` as :meth:`finish_attempt` (one result per
+        ending, in order), with one read of the attempts and one of their records (both locked)
+        and one batched UPDATE per table, instead of a transaction per call.
+
+        The transaction's commit does not wait for the WAL flush (``durable=False``): what it
+        writes the provider has told, and tells again. Lost in a crash of the database server,
+        the attempts are still in flight when the dialer starts again, and start-up reconciles
+        them with the provider (:func:`dialer.daemon.tick.reconcile_in_flight`), exactly as after
+        a crash of the dialer just before this commit. No call is placed on the strength of a
+        write that was lost: the next attempt's row is written durably, which flushes this one
+        first.
+
+        Whenever the batch cannot be written as one (an attempt or record moved meanwhile, an
+        attempt twice in the batch), it is written one attempt at a time by those methods, so
+        each item succeeds or fails exactly as it would on its own."""
+        if not progress and not endings:
+            return []
+        ids = [aid for aid, _ in progress] + [aid for aid, _, _ in endings]
+        if len(set(ids)) == len(ids):
+            try:
+                with self._tx(durable=False) as conn:
+                    return self._write_back(conn, ids, progress, endings, now=now)
+            except _NotAsOne:
+                pass
+        for attempt_id, item in progress:
+            self.progress_attempt(attempt_id, item, now=now)
+        return [self.finish_attempt(aid, ending, decide=decide, now=now) for aid, ending, decide in endings]
+
+    def _write_back(
+        self,
+        conn: Connection,
+        ids: Sequence[str],
+        progress: Sequence[tuple[str, AttemptProgress]],
+        endings: Sequence[tuple[str, AttemptEnding, Decide]],
+        *,
+        now: datetime,
+    ) -> list[FinishedAttempt | None]:
+        read = _ATTEMPTS_AND_RECORDS_LOCKED if endings else _ATTEMPTS_LOCKED
+        arows = {row["id"]: row for row in conn.execute(read, {"aids": list(ids)}).mappings()}
+        if len(arows) != len(ids):
+            raise _NotAsOne  # an unknown attempt: finish_attempt says which
+        moves: list[dict[str, Any]] = []
+        for attempt_id, item in progress:
+            arow = arows[attempt_id]
+            if arow["ended_at"] is None:
+                moves.append(_progressed(arow, item, now=now))
+        open_ends = [(arows[aid], e, d) for aid, e, d in endings if arows[aid]["ended_at"] is None]
+        record_ids = [arow["record_id"] for arow, _, _ in open_ends]
+        if len(set(record_ids)) != len(record_ids):
+            raise _NotAsOne
+        rrows = {arow["record_id"]: {name: arow[label] for label, name in _RECORD_LABELS} for arow, _, _ in open_ends}
+        finished: dict[str, FinishedAttempt] = {}
+        settles: list[dict[str, Any]] = []
+        for arow, ending, decide in open_ends:
+            rrow = rrows[arow["record_id"]]
+            ended = _ended(arow, rrow, ending, decide, now=now)
+            record_values, finished[arow["id"]] = _settled(arow, rrow, ending, ended, now=now)
+            current, target = RecordStatus(rrow["status"]), ended.decision.status
+            if current is not target and target not in RECORD_TRANSITIONS[current]:
+                raise _NotAsOne  # finish_attempt raises the InvalidTransition
+            moves.append({"_aid": arow["id"], **ended.attempt_values})
+            settles.append(
+                {
+                    "next_dial_at": rrow["next_dial_at"],
+                    **record_values,
+                    "_rid": rrow["id"],
+                    "_from": current.value,
+                    "status": target.value,
+                }
             )
+        progressed = [m for m in moves if "outcome" not in m]
+        for statement, rows in ((_PROGRESSED, progressed), (_ENDED, [m for m in moves if "outcome" in m])):
+            if rows and conn.execute(statement, rows).rowcount != len(rows):
+                raise _NotAsOne
+        if settles and conn.execute(_SETTLE, settles).rowcount != len(settles):
+            raise _NotAsOne
+        return [finished.get(aid) for aid, _, _ in endings]
 
     def recent_endings(self, campaign_id: int, *, since: datetime) -> list[Attempt]:
         """Attempts connected to an agent that ended after ``since`` (agents still in wrap-up)."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager, suppress
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,10 @@ _IN_CHUNK = 500
 IMPORT_CACHE_KIB = 32 * 1024
 #: Imports of at least this many rows may defer index building (see ImportWriter.defer_indexes).
 DEFER_INDEXES_FROM = 20_000
+#: Rejects held back while a PostgreSQL COPY is open (see ImportWriter), in rows and in
+#: characters of their messages and cells.
+REJECTS_HELD = 10_000
+REJECTS_HELD_CHARS = 8 * 1024 * 1024
 
 
 @contextmanager
@@ -187,7 +191,12 @@ class RecordStore(StoreBase):
                 .returning(imports_t.c.id)
             ).scalar_one()
             writer = ImportWriter(conn=conn, campaign_id=campaign_id, import_id=import_id, now=now)
-            yield writer
+            try:
+                yield writer
+            except BaseException:
+                writer.abandon()
+                raise
+            writer.flush()
             writer.rebuild_indexes()  # only on success: a failure rolls the drops back too
 
     def imports(self, campaign_id: int, *, limit: int = 20) -> list[ImportSummary]:
@@ -275,6 +284,12 @@ class ImportWriter:
     (by the import's worker processes), and on SQLite they go to the driver's
     ``executemany`` directly, with the constant columns encoded once by the columns' own
     SQLAlchemy types, so what is stored is exactly what :meth:`insert` would store.
+
+    On PostgreSQL one ``COPY records FROM STDIN`` stays open across batches, so the server
+    inserts (and indexes) one batch while the importer checks the next; rejects are held
+    back (at most :data:`REJECTS_HELD` rows) so that they do not end it. Any other statement
+    ends the ``COPY`` first, and the writer's owner (:meth:`RecordStore.import_batch`) ends
+    it before the transaction commits, or abandons it (failing the transaction) on an error.
     """
 
     def __init__(self, *, conn: Connection, campaign_id: int, import_id: int, now: datetime) -> None:
@@ -284,6 +299,30 @@ class ImportWriter:
         self.now = now
         self._bulk_sql: str | None = None
         self._deferred: list[Index] = []
+        self._copy: ExitStack | None = None
+        self._write_row: Callable[[Sequence[object]], None] | None = None
+        self._held: list[dict[str, Any]] = []
+        self._held_chars = 0
+
+    def flush(self) -> None:
+        """End the open ``COPY`` (the server then has every row) and write the held rejects."""
+        self._end_copy()
+        held, self._held, self._held_chars = self._held, [], 0
+        if held:
+            self.conn.execute(insert(rejects_t), held)
+
+    def abandon(self) -> None:
+        """On an error: end the open ``COPY`` as failed (the transaction is then rolled back)."""
+        copy, self._copy, self._write_row = self._copy, None, None
+        self._held = []
+        if copy is not None:
+            with suppress(Exception):  # the error being raised is the one that matters
+                copy.__exit__(StoreError, StoreError("import abandoned"), None)
+
+    def _end_copy(self) -> None:
+        copy, self._copy, self._write_row = self._copy, None, None
+        if copy is not None:
+            copy.close()
 
     def insert_prepared(self, records: Sequence[PreparedRecord]) -> int:
         """Insert validated rows (new records, ready to dial now)."""
@@ -328,14 +367,19 @@ class ImportWriter:
     def _copy_prepared(self, records: Sequence[PreparedRecord]) -> None:
         """PostgreSQL: ``COPY records FROM STDIN`` on the import's own connection, so the rows
         are part of its transaction (all or nothing) like any insert. JSON fields arrive as
-        text already; the server parses them exactly as an ``INSERT`` of that text would."""
-        raw = self.conn.connection.driver_connection
+        text already; the server parses them exactly as an ``INSERT`` of that text would.
+        The ``COPY`` stays open for the next batch (see the class)."""
+        write_row = self._write_row
+        if write_row is None:
+            raw = self.conn.connection.driver_connection
+            stack = ExitStack()
+            cursor = stack.enter_context(raw.cursor())  # type: ignore[union-attr]
+            copy = stack.enter_context(cursor.copy(_COPY_RECORDS))
+            self._copy, self._write_row = stack, copy.write_row
+            write_row = copy.write_row
         now, cid, iid, ready = self.now, self.campaign_id, self.import_id, RecordStatus.READY.value
-        with raw.cursor() as cursor, cursor.copy(_COPY_RECORDS) as copy:  # type: ignore[union-attr]
-            for r in records:
-                copy.write_row(
-                    (cid, r[2], r[3], r[4], r[5], ready, "general", 0, now, r[6], r[7], r[8], "{}", iid, now, now)
-                )
+        for r in records:
+            write_row((cid, r[2], r[3], r[4], r[5], ready, "general", 0, now, r[6], r[7], r[8], "{}", iid, now, now))
 
     def _sqlite_bulk_insert(self) -> str:
         dialect = self.conn.dialect
@@ -365,6 +409,7 @@ class ImportWriter:
         """Replace the data of existing records (by handle) with the file's; dialing state is kept."""
         if not records:
             return 0
+        self.flush()
         self.conn.execute(
             _bulk_update(self.conn.dialect.name),
             [
@@ -387,6 +432,7 @@ class ImportWriter:
 
     def existing(self, handles: Sequence[str], phones: Sequence[str]) -> tuple[set[str], dict[str, str]]:
         """Which of ``handles`` the campaign has, and the handle holding each of ``phones`` it has."""
+        self.flush()
         found_handles: set[str] = set()
         found_phones: dict[str, str] = {}
         base = records_t.c.campaign_id == self.campaign_id
@@ -401,6 +447,7 @@ class ImportWriter:
 
     def dnc_hits(self, phones: Sequence[str]) -> set[str]:
         """Which of ``phones`` are on the global or the campaign's do-not-call list."""
+        self.flush()
         scopes = [GLOBAL_SCOPE, campaign_scope(self.campaign_id)]
         hits: set[str] = set()
         for chunk in _chunks(sorted(set(phones)), _IN_CHUNK):
@@ -417,6 +464,7 @@ class ImportWriter:
         lookups of existing records would have no index. Returns whether it deferred."""
         if self.conn.dialect.name != "sqlite" or self._deferred or expected_rows < DEFER_INDEXES_FROM:
             return False
+        self.flush()
         if self.conn.execute(select(func.count()).select_from(records_t)).scalar_one() > expected_rows:
             return False
         self._deferred = sorted(records_t.indexes, key=lambda index: str(index.name))
@@ -426,16 +474,19 @@ class ImportWriter:
 
     def rebuild_indexes(self) -> None:
         """Build the indexes :meth:`defer_indexes` dropped (exactly as the schema defines them)."""
+        self.flush()
         for index in self._deferred:
             index.create(self.conn)
         self._deferred = []
 
     def has_records(self) -> bool:
+        self.flush()
         query = select(records_t.c.id).where(records_t.c.campaign_id == self.campaign_id).limit(1)
         return self.conn.execute(query).first() is not None
 
     def remember(self, options: Mapping[str, Any]) -> None:
         """Merge ``options`` into the campaign's options, as part of this import."""
+        self.flush()
         current = self.conn.execute(
             select(campaigns_t.c.options).where(campaigns_t.c.id == self.campaign_id)
         ).scalar_one()
@@ -446,6 +497,7 @@ class ImportWriter:
         )
 
     def insert(self, records: Sequence[NewRecord]) -> int:
+        self.flush()
         if records:
             self.conn.execute(
                 insert(records_t),
@@ -455,6 +507,7 @@ class ImportWriter:
 
     def update(self, records: Sequence[NewRecord]) -> int:
         """Replace the data of existing records (by handle) with the file's; dialing state is kept."""
+        self.flush()
         for r in records:
             self.conn.execute(
                 update(records_t)
@@ -475,21 +528,19 @@ class ImportWriter:
         return len(records)
 
     def reject(self, rejects: Sequence[RejectedRow]) -> int:
-        if rejects:
-            self.conn.execute(
-                insert(rejects_t),
-                [
-                    {
-                        "import_id": self.import_id,
-                        "line": r.line,
-                        "reason": r.reason,
-                        "message": r.message,
-                        "raw": list(r.raw),
-                    }
-                    for r in rejects
-                ],
-            )
-        return len(rejects)
+        rows = [
+            {"import_id": self.import_id, "line": r.line, "reason": r.reason, "message": r.message, "raw": list(r.raw)}
+            for r in rejects
+        ]
+        if rows and self._copy is not None:
+            # Held back while a COPY is open, up to a bound: writing them would end it.
+            self._held += rows
+            self._held_chars += sum(len(r.message) + sum(map(len, r.raw)) for r in rejects)
+            if len(self._held) >= REJECTS_HELD or self._held_chars >= REJECTS_HELD_CHARS:
+                self.flush()
+        elif rows:
+            self.conn.execute(insert(rejects_t), rows)
+        return len(rows)
 
     def finish(
         self,
@@ -502,6 +553,7 @@ class ImportWriter:
         finished_at: datetime,
         duration_s: float,
     ) -> None:
+        self.flush()
         self.conn.execute(
             update(imports_t)
             .where(imports_t.c.id == self.import_id)

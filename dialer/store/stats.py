@@ -29,12 +29,22 @@ _DUE_SUMMARY = select(
 
 #: How long every pacing decision is kept for the campaign page's chart.
 PACING_HISTORY_KEEP = timedelta(days=7)
+#: How often (per campaign and store) decisions older than that are deleted: not at every tick.
+PACING_HISTORY_PRUNE_EVERY = timedelta(minutes=1)
 
 _REPEAT_OUTCOMES = sorted({r.value for r in ABANDON_RESULTS} | {CallResult.ANSWERING_MACHINE.value})
 
 _NEXT_DUE = select(func.min(records_t.c.next_dial_at)).where(
     records_t.c.campaign_id.in_(bindparam("cids", expanding=True)),
     records_t.c.status == RecordStatus.READY.value,
+)
+
+# Built once: note_pacing runs at every tick that changes a campaign's decision.
+_NOTE_UPDATE = update(pacing_log_t).where(pacing_log_t.c.campaign_id == bindparam("_cid"))
+_NOTE_INSERT = insert(pacing_log_t)
+_HISTORY_INSERT = insert(pacing_history_t)
+_HISTORY_PRUNE = delete(pacing_history_t).where(
+    pacing_history_t.c.campaign_id == bindparam("_cid"), pacing_history_t.c.decided_at < bindparam("_before")
 )
 
 
@@ -181,28 +191,27 @@ class StatsStore(StoreBase):
         }
         if note.placed:
             values["last_placed_at"] = note.decided_at
-        with self._tx() as conn:
-            changed = conn.execute(
-                update(pacing_log_t).where(pacing_log_t.c.campaign_id == campaign_id).values(**values)
-            ).rowcount
-            if not changed:
-                conn.execute(insert(pacing_log_t).values(campaign_id=campaign_id, **values))
+        # Not durable: a note lost in a crash of the database server is written again by the
+        # next tick (every NOTE_REFRESH at the latest); the calls it counts are in attempts.
+        with self._tx(durable=False) as conn:
+            if not conn.execute(_NOTE_UPDATE, {"_cid": campaign_id, **values}).rowcount:
+                conn.execute(_NOTE_INSERT, {"campaign_id": campaign_id, **values})
             conn.execute(
-                insert(pacing_history_t).values(
-                    campaign_id=campaign_id,
-                    decided_at=note.decided_at,
-                    wanted=note.wanted,
-                    placed=note.placed,
-                    capped_by=note.capped_by,
-                    reason=note.reason,
-                )
+                _HISTORY_INSERT,
+                {
+                    "campaign_id": campaign_id,
+                    "decided_at": note.decided_at,
+                    "wanted": note.wanted,
+                    "placed": note.placed,
+                    "capped_by": note.capped_by,
+                    "reason": note.reason,
+                },
             )
-            conn.execute(
-                delete(pacing_history_t).where(
-                    pacing_history_t.c.campaign_id == campaign_id,
-                    pacing_history_t.c.decided_at < note.decided_at - PACING_HISTORY_KEEP,
-                )
-            )
+            pruned = self.__dict__.setdefault("_history_pruned_at", {})
+            last = pruned.get(campaign_id)
+            if last is None or not last <= note.decided_at < last + PACING_HISTORY_PRUNE_EVERY:
+                conn.execute(_HISTORY_PRUNE, {"_cid": campaign_id, "_before": note.decided_at - PACING_HISTORY_KEEP})
+                pruned[campaign_id] = note.decided_at
 
     def newest_time(self) -> datetime | None:
         """The latest instant the store holds of dialing (an attempt placed or ended, a pacing

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -12,6 +12,9 @@ from dialer.domain.results import CallResult
 from dialer.domain.treatments import RetryDecision
 
 GLOBAL_SCOPE = "*"
+
+#: Where a record goes after a call ended: given the record (this result counted) and the result.
+Decide = Callable[[Record, CallResult], RetryDecision]
 
 
 def campaign_scope(campaign_id: int) -> str:

@@ -41,6 +41,11 @@ class CallRequest:
     agent: str | None = None
     """The agent dialing this call from the preview desk (the call is theirs when answered);
     None for a call the pacer places."""
+    timeout: float | None = None
+    """Seconds the provider's answer is waited for at most, when less than the backend's own
+    HTTP timeout: what is left of the campaign's pacer lease, so that no placement of this
+    process is still under way when another daemon may take the campaign over. An answer
+    that does not come in time makes the placement uncertain (reconciled before any redial)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -285,6 +285,11 @@ class TwilioTelephony:
                 retry_after=(cooling - now).total_seconds(),
             )
         self._respect_cps(now)
+        http = self.client.http_client
+        configured = getattr(http, "timeout", None)
+        bounded = request.timeout is not None and (configured is None or request.timeout < configured)
+        if bounded:  # wait no longer than the pacer lease allows (place_call runs one at a time)
+            http.timeout = request.timeout
         try:
             call = self.client.calls.create(**kwargs)
         except TwilioException as exc:
@@ -309,6 +314,9 @@ class TwilioTelephony:
                     "the call may exist and will be reconciled before any redial"
                 ) from exc
             raise TelephonyUnavailable(f"Twilio is unreachable: {exc}") from exc
+        finally:
+            if bounded:
+                http.timeout = configured
         self._cool_step = COOL_DOWN
         sid = str(call.sid)
         self._expects[sid] = (bool(options.machine_detection and self.config.public_base_url), expects_queue)

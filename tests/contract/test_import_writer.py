@@ -10,7 +10,7 @@ import pytest
 
 from dialer.domain.campaigns import Campaign
 from dialer.domain.clock import VirtualClock
-from dialer.domain.imports import PreparedRecord
+from dialer.domain.imports import PreparedRecord, RejectedRow
 from dialer.domain.records import NewRecord
 from dialer.store.repository import SqlStore
 
@@ -125,3 +125,50 @@ def test_deferred_indexes_are_rebuilt_or_restored(
     assert deferred is (store.dialect == "sqlite")
     with store.import_batch(campaign.id, source_name="b.csv", sha256=None, options={}, now=clock.now()) as writer:
         assert writer.defer_indexes(expected_rows=1) is False
+
+
+@pytest.mark.parametrize("held", [1, 10_000])
+def test_batches_and_rejects_interleaved_are_all_stored(
+    store: SqlStore,
+    campaign_factory: Callable[..., Campaign],
+    clock: VirtualClock,
+    monkeypatch: pytest.MonkeyPatch,
+    held: int,
+) -> None:
+    """Records and rejects written batch after batch (on PostgreSQL: rejects held back while
+    one COPY stays open, or written at once, ending it) all arrive, each record once."""
+    from dialer.store import records as records_module
+
+    monkeypatch.setattr(records_module, "REJECTS_HELD", held)
+    campaign = campaign_factory()
+    with store.import_batch(campaign.id, source_name="a.csv", sha256=None, options={}, now=clock.now()) as writer:
+        for batch in range(3):
+            first = 10 * batch
+            writer.insert_prepared(
+                [prepared(first + i, f"P-{first + i}", f"+1212555{first + i:04d}", {"b": str(batch)}) for i in range(5)]
+            )
+            writer.reject([RejectedRow(line=first + 9, reason="invalid_phone", message="bad", raw=("x", "ü"))])
+            writer.update_prepared([])
+        import_id = writer.import_id
+    assert store.count_records(campaign.id) == {"ready": 15}
+    assert store.get_record(campaign.id, "P-24").phone == "+12125550024"
+    assert [r.line for r in store.import_rejects(import_id)] == [9, 19, 29]
+    assert store.import_rejects(import_id)[0].raw == ("x", "ü")
+
+
+def test_a_failure_while_records_stream_leaves_nothing_and_the_store_usable(
+    store: SqlStore, campaign_factory: Callable[..., Campaign], clock: VirtualClock
+) -> None:
+    campaign = campaign_factory()
+    with (
+        pytest.raises(RuntimeError),
+        store.import_batch(campaign.id, source_name="a.csv", sha256=None, options={}, now=clock.now()) as writer,
+    ):
+        writer.insert_prepared([prepared(2, "P-1", "+12125550101", {})])
+        writer.reject([RejectedRow(line=3, reason="invalid_phone", message="bad", raw=("x",))])
+        raise RuntimeError("the import failed half way")
+    assert store.count_records(campaign.id) == {}
+    assert store.imports(campaign.id) == []
+    with store.import_batch(campaign.id, source_name="a.csv", sha256=None, options={}, now=clock.now()) as writer:
+        writer.insert_prepared([prepared(2, "P-1", "+12125550101", {})])
+    assert store.count_records(campaign.id) == {"ready": 1}

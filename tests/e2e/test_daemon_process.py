@@ -8,10 +8,8 @@ the provider before their records can be dialed again, so no session is lost or 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -24,6 +22,8 @@ from dialer.domain.clock import SystemClock
 from dialer.sandbox.evovoice import EvoSandbox
 from dialer.sim.callcentre import CallModel
 from dialer.store.repository import SqlStore
+from tests.daemon_processes import cli, start_run
+from tests.daemon_processes import environment as daemon_environment
 from tests.telephony_lines import OWNED, evo_sandbox
 
 #: Seconds, not minutes: answers after ~0.5 s, talk ~1 s, no-answers released at 2 s.
@@ -45,26 +45,8 @@ def sandbox() -> Iterator[tuple[EvoSandbox, str]]:
 
 
 def environment(tmp_path: Path, url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIALER_")}
-    env.update(
-        DIALER_DATABASE_URL=f"sqlite:///{tmp_path / 'dialer.db'}",
-        DIALER_BACKEND="evovoice",
-        DIALER_EVOVOICE_BASE_URL=url,
-        DIALER_EVOVOICE_USERNAME="manager@sandbox.test",
-        DIALER_EVOVOICE_PASSWORD="sandbox",
-        DIALER_EVOVOICE_TIMEOUT="2",
-        DIALER_EVOVOICE_MAX_CPS="20",
-        DIALER_EVOVOICE_POLL_INTERVAL="0.2",
-        DIALER_TICK_SECONDS="0.2",
-        DIALER_SHUTDOWN_GRACE_SECONDS="30",
-    )
-    return env
-
-
-def cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dialer", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
-    )
+    """A `dialer` process on an SQLite database in ``tmp_path``, dialing the sandbox at ``url``."""
+    return daemon_environment(f"sqlite:///{tmp_path / 'dialer.db'}", evo_url=url, DIALER_SHUTDOWN_GRACE_SECONDS="30")
 
 
 def prepare(tmp_path: Path, env: dict[str, str], records: int) -> None:
@@ -82,14 +64,7 @@ def prepare(tmp_path: Path, env: dict[str, str], records: int) -> None:
 
 
 def start(env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "dialer", "run", "--json"],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    return start_run(env, cwd, "--json")
 
 
 def wait_for_placements(sandbox: EvoSandbox, process: subprocess.Popen[str], count: int) -> None:

@@ -7,10 +7,8 @@ final."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -24,6 +22,8 @@ from dialer.domain.records import NewRecord, RecordStatus
 from dialer.sandbox.evovoice import EvoSandbox
 from dialer.store.repository import SqlStore
 from tests.conftest import _truncate
+from tests.daemon_processes import environment as daemon_environment
+from tests.daemon_processes import start_run
 from tests.e2e.test_daemon_process import FAST, daytime_zone
 from tests.telephony_lines import OWNED, evo_sandbox
 
@@ -50,23 +50,14 @@ def sandbox() -> Iterator[tuple[EvoSandbox, str]]:
 
 
 def environment(url: str, evo_url: str, tmp_path: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIALER_")}
-    env.update(
-        DIALER_DATABASE_URL=url,
+    return daemon_environment(
+        url,
+        evo_url=evo_url,
         DIALER_DATA_DIR=str(tmp_path / "data"),
-        DIALER_BACKEND="evovoice",
-        DIALER_EVOVOICE_BASE_URL=evo_url,
-        DIALER_EVOVOICE_USERNAME="manager@sandbox.test",
-        DIALER_EVOVOICE_PASSWORD="sandbox",
-        DIALER_EVOVOICE_TIMEOUT="2",
-        DIALER_EVOVOICE_MAX_CPS="20",
-        DIALER_EVOVOICE_POLL_INTERVAL="0.2",
-        DIALER_TICK_SECONDS="0.2",
         DIALER_SHUTDOWN_GRACE_SECONDS="20",
         DIALER_PACER_LEASE_SECONDS=str(LEASE),
         DIALER_PACER_HEARTBEAT_SECONDS=str(HEARTBEAT),
     )
-    return env
 
 
 class Daemons:
@@ -80,14 +71,7 @@ class Daemons:
     def start(self) -> subprocess.Popen[str]:
         log = self.cwd / f"daemon-{len(self.logs)}.log"
         with log.open("w") as sink:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "dialer", "-v", "run", "--json"],
-                env=self.env,
-                cwd=self.cwd,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
+            process = start_run(self.env, self.cwd, "--json", verbose=True, stdout=sink, stderr=subprocess.STDOUT)
         self.processes.append(process)
         self.logs.append(log)
         return process

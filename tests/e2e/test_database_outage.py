@@ -38,7 +38,7 @@ FAST = CallModel(
     hit_rate=0.5, answer_min=0.3, answer_shape=3.0, answer_scale=0.1, ring_timeout=2.0, talk_mean=1.0, wrap=0.2
 )
 OUTAGE = 30.0
-RECORDS = 40
+RECORDS = 20
 
 
 @pytest.fixture

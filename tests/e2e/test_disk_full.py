@@ -19,7 +19,6 @@ import os
 import resource
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,6 +31,7 @@ from dialer.domain.clock import SystemClock
 from dialer.sandbox.evovoice import EvoSandbox
 from dialer.sim.callcentre import CallModel
 from dialer.store.repository import SqlStore
+from tests.daemon_processes import start_run
 from tests.e2e.test_daemon_process import cli, daytime_zone, environment, wait_for_placements
 from tests.telephony_lines import OWNED, evo_sandbox
 
@@ -144,10 +144,7 @@ def test_a_full_disk_is_logged_once_per_condition_and_sigterm_keeps_its_grace(
     )
     prepare(tmp_path, env, records=300)
     # stderr is a pipe, drained by a thread: a file would be under the rlimit too.
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dialer", "run", "--json"],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=disk.preexec,
-    )  # fmt: skip
+    process = start_run(env, tmp_path, "--json", preexec_fn=disk.preexec)
     assert process.stderr is not None
     lines: list[str] = []
     drain = threading.Thread(target=lambda: lines.extend(process.stderr), daemon=True)  # type: ignore[arg-type]

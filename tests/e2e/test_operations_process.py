@@ -8,8 +8,6 @@ import base64
 import json
 import re
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from dialer.domain.clock import SystemClock
 from dialer.sandbox.evo_config import DEFAULT_USERS, SandboxUser
 from dialer.sandbox.evovoice import EvoSandbox
+from tests.daemon_processes import start_run
 from tests.e2e.test_daemon_process import FAST, environment, prepare
 from tests.telephony_lines import evo_sandbox
 
@@ -41,14 +40,8 @@ def test_the_daemon_serves_metrics_and_logs_json_without_secrets(
     env = environment(tmp_path, url)
     env.update(DIALER_EVOVOICE_USERNAME=USER.email, DIALER_EVOVOICE_PASSWORD=PASSWORD)
     prepare(tmp_path, env, records=8)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dialer", "run", "--json", "--metrics-port", "0", "--log-format", "json"],
-        env={**env, "DIALER_LOG_LEVEL": "DEBUG"},
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    env["DIALER_LOG_LEVEL"] = "DEBUG"
+    process = start_run(env, tmp_path, "--json", "--metrics-port", "0", "--log-format", "json")
     try:
         metrics_url = None
         assert process.stderr is not None

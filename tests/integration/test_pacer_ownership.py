@@ -113,6 +113,9 @@ class Fence:
     def owns(self, campaign_id: int) -> bool:
         return self.open and campaign_id in self.ids
 
+    def remaining(self, campaign_id: int) -> float | None:
+        return (60.0 if self.open else 0.0) if campaign_id in self.ids else None
+
 
 def test_the_tick_collects_and_dials_only_the_campaigns_it_owns(
     store: SqlStore,

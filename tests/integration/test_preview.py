@@ -444,3 +444,32 @@ def test_without_the_option_nothing_dials_itself(
     clock.advance(600)
     tick.run_tick(ctx, now=clock.now())
     assert store.attempts_for_record(store.get_record(c.id, record.handle).id) == []
+
+
+class ClosingFence:
+    """The process holds the campaign's pacer lease, with ``left`` seconds before its fence closes."""
+
+    def __init__(self, left: float) -> None:
+        self.left = left
+
+    def owns(self, campaign_id: int) -> bool:
+        return self.left > 0
+
+    def remaining(self, campaign_id: int) -> float | None:
+        return self.left
+
+
+def test_no_preview_call_is_sent_when_the_pacer_lease_is_about_to_run_out(
+    store: SqlStore, campaign_factory: CampaignFactory, record_factory: RecordFactory, clock: VirtualClock
+) -> None:
+    c = preview_campaign(campaign_factory, agents=2)
+    record = record_factory(c)
+    ctx = context(store, clock, hit_rate=1.0)
+    ctx.fence = ClosingFence(tick.MIN_PLACEMENT_WAIT / 2)
+    preview.next_record(ctx, c.name, "alice", now=clock.now())
+    with pytest.raises(preview.PreviewError, match="pacer lease on the campaign is about to run out"):
+        preview.dial(ctx, record.handle, "alice", now=clock.now())
+    assert store.in_flight() == [] and store.get_record(c.id, record.handle).status is RecordStatus.READY
+    ctx.fence = ClosingFence(5.0)
+    preview.next_record(ctx, c.name, "alice", now=clock.now())
+    assert preview.dial(ctx, record.handle, "alice", now=clock.now()).placed

@@ -5,8 +5,9 @@ from __future__ import annotations
 import html
 import io
 import re
+import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -106,6 +107,28 @@ def test_campaign_page_shows_the_status_figures_and_pause_resume(web: WebApp, cl
     assert web.ctx.store.get_campaign("spring").status is CampaignStatus.ACTIVE
     listing = client.get("/campaigns").text
     assert 'data-campaign="spring"' in listing and 'data-figure="records">5<' in listing
+
+
+def test_campaign_page_names_the_daemon_that_paces_it(web: WebApp) -> None:
+    client = web.client()
+    login(client, "manager")
+    page = html.unescape(client.get("/campaigns/spring").text)
+    assert "No daemon paces this campaign" in page and "dialer run" in page
+    spring = web.ctx.store.get_campaign("spring")
+    acquired = datetime.now(UTC) - timedelta(seconds=2)
+    web.ctx.store.acquire_pacer(spring.id, owner="dial-host-2:4242:abcd", lease_seconds=60, now=acquired)
+    time.sleep(0.25)  # the page's figures are cached for web_live_seconds (0.2 s here)
+    page = html.unescape(client.get("/campaigns/spring").text)
+    assert "No daemon paces this campaign" not in page
+    owner = re.search(r'<p id="pacer-owner"[^>]*>(.*?)</p>', page, re.S)
+    assert owner is not None, page
+    text = re.sub(r"<[^>]+>", "", owner.group(1))
+    assert f"host dial-host-2, pid 4242, since {acquired:%Y-%m-%d %H:%M:%S} UTC" in text
+    ago = float(re.search(r"heartbeat ([0-9.]+) s ago", text).group(1))  # type: ignore[union-attr]
+    assert 1.5 <= ago < 60
+    web.ctx.store.release_pacers(owner="dial-host-2:4242:abcd", campaign_ids=[spring.id])
+    time.sleep(0.25)
+    assert "No daemon paces this campaign" in html.unescape(client.get("/campaigns/spring").text)
 
 
 def test_live_events_carry_the_figures(web: WebApp) -> None:

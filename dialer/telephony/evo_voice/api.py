@@ -136,6 +136,7 @@ class EvoVoiceApi:
         rng: random.Random | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
         self._client = httpx.Client(
             base_url=self.base_url,
             auth=httpx.BasicAuth(username, password),
@@ -163,14 +164,22 @@ class EvoVoiceApi:
     def auth_status(self) -> dict[str, Any]:
         return _object(self._read("GET", "/auth/status", operation="read the login's status"))
 
-    def new_outgoing_session(self, *, flow_id: str, number_to_dial: str, caller_id: str | None) -> object:
-        """Place a call. Returns the parsed body (``None`` when empty). Never retried."""
+    def new_outgoing_session(
+        self, *, flow_id: str, number_to_dial: str, caller_id: str | None, timeout: float | None = None
+    ) -> object:
+        """Place a call. Returns the parsed body (``None`` when empty). Never retried. ``timeout``
+        (seconds) shortens the client's timeout for this request; an answer that does not come
+        in time is :class:`PlacementUncertain`."""
         body: dict[str, str] = {"flowId": flow_id, "numberToDial": number_to_dial}
         if caller_id:
             body["callerId"] = caller_id
         operation = "place a call"
         try:
-            response = self._client.post("/sessions/outgoing", json=body)
+            response = self._client.post(
+                "/sessions/outgoing",
+                json=body,
+                timeout=httpx.Timeout(min(timeout, self.timeout)) if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise TelephonyUnavailable(
                 f"Evo Voice is unreachable at {self.base_url} ({exc}); no call was placed"

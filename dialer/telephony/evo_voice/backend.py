@@ -72,6 +72,10 @@ MAX_REQUESTS = 20
 """HTTP requests one poll may spend; the least recently read sessions go first."""
 CORRELATION_SKEW = timedelta(seconds=60)
 """Clock-skew allowance between the dialer and Evo Voice when matching ``dateCreated``."""
+CORRELATION_PAGE = 200
+"""Sessions per ``GET /sessions`` page when several placed calls are correlated at once."""
+CORRELATION_PAGES = 10
+"""Pages of sessions one poll may read back through to correlate placed calls."""
 CORRELATION_MARGIN = timedelta(seconds=60)
 """After the ring timeout, how long a placed call may stay without a session before it ends
 ``UNKNOWN`` with ``session_not_found``."""
@@ -87,6 +91,8 @@ class EvoVoiceTelephony:
     """The telephony port over Evo Voice (see the module docstring for the protocol)."""
 
     name = "evovoice"
+    concurrent_placements = True
+    """Several placements may be under way at once, from several threads (the pooled client)."""
 
     def __init__(
         self,
@@ -251,7 +257,10 @@ class EvoVoiceTelephony:
         )
         try:
             body = self.api.new_outgoing_session(
-                flow_id=request.flow_id, number_to_dial=request.number, caller_id=request.caller_id
+                flow_id=request.flow_id,
+                number_to_dial=request.number,
+                caller_id=request.caller_id,
+                timeout=request.timeout,
             )
         except PlacementUncertain:
             self._calls[call.attempt_id] = call  # reconcile() needs the number and time
@@ -280,7 +289,10 @@ class EvoVoiceTelephony:
         wait = self._cool_step
         if retry_after is not None:
             wait = min(COOL_DOWN_CAP, max(timedelta(seconds=retry_after), timedelta(seconds=1)))
+        cooling = self._cool_until is not None and now < self._cool_until
         self._cool_until = max(self._cool_until or now, now + wait)
+        if cooling:  # another placement under way at the same time met the same 429
+            return
         log.warning("Evo Voice rate limit (HTTP 429): no new calls for %.0f s", wait.total_seconds())
         self._cool_step = min(COOL_DOWN_CAP, self._cool_step * 2)
 
@@ -304,12 +316,7 @@ class EvoVoiceTelephony:
             due = [(c, h) for c, h in tracked if c.next_poll is None or c.next_poll <= now]
             due.sort(key=lambda pair: pair[0].next_poll or pair[0].placed_at)
             known = [p for p in due if p[0].session_id is not None]
-            for call, handle in [p for p in due if p[0].session_id is None]:
-                if budget[0] <= 0:
-                    break
-                update = self._correlate_for_poll(call, handle, now=now, budget=budget)
-                if update is not None:
-                    updates.append(update)
+            updates.extend(self._correlate_all([p for p in due if p[0].session_id is None], now=now, budget=budget))
             for start in range(0, len(known), self.batch_size):
                 if budget[0] <= 0:
                     break
@@ -326,6 +333,83 @@ class EvoVoiceTelephony:
             return updates
         self._poll_failures = 0
         self._tag_sessions(tracked, now=now, budget=budget)
+        return updates
+
+    def _correlate_all(
+        self, pending: Sequence[tuple[TrackedCall, CallHandle]], *, now: datetime, budget: list[int]
+    ) -> list[CallUpdate]:
+        """Find the sessions of placed calls that have none yet. Several at once: the
+        account's sessions are listed newest first, a page (:data:`CORRELATION_PAGE`) at a
+        time, and each page is matched against every call still unmatched, until a page
+        reaches back past the oldest placement (then a call left unmatched has no session
+        yet), the budget is spent, or :data:`CORRELATION_PAGES` pages were read. Sessions
+        created meanwhile only push older ones to later pages, so none is skipped. Calls the
+        pages could not decide are searched by number, one request each, within the budget."""
+        updates: list[CallUpdate] = []
+        undecided = list(pending)
+        if len(pending) > 1:
+            earliest = min(c.placed_at for c, _ in pending) - self.skew
+            per_page = min(CORRELATION_PAGE, max(BATCH_SIZE, 2 * len(pending)))
+            page = 0
+            while undecided and budget[0] > 0 and page < CORRELATION_PAGES:
+                budget[0] -= 1
+                rows = self.api.list_sessions(
+                    account_id=self.account_id,
+                    start_date=(earliest - timedelta(days=1)).date().isoformat(),
+                    sort_order="Descend",
+                    count_per_page=per_page,
+                    page=page,
+                )
+                oldest = evo_mapping.parse_evo_datetime(rows[-1].get("dateCreated")) if rows else None
+                complete = len(rows) < per_page or (oldest is not None and oldest < earliest)
+                updates.extend(self._match_page(rows, undecided, now=now, complete=complete))
+                if complete:
+                    undecided = []
+                page += 1
+        for call, handle in undecided:
+            if budget[0] <= 0:
+                break
+            found = self._correlate_for_poll(call, handle, now=now, budget=budget)
+            if found is not None:
+                updates.append(found)
+        return updates
+
+    def _match_page(
+        self,
+        rows: Sequence[dict[str, Any]],
+        calls: list[tuple[TrackedCall, CallHandle]],
+        *,
+        now: datetime,
+        complete: bool,
+    ) -> list[CallUpdate]:
+        """Match one page of sessions against ``calls``; the calls matched (and, when the page
+        was ``complete``, those that cannot have a session yet) are taken out of ``calls``."""
+        by_number: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            by_number.setdefault(evo_mapping.session_number(row), []).append(row)
+        updates: list[CallUpdate] = []
+        left: list[tuple[TrackedCall, CallHandle]] = []
+        for call, handle in calls:
+            match = evo_mapping.match_session(
+                by_number.get(evo_mapping.digits(call.number), []),
+                number=call.number,
+                since=call.placed_at,
+                skew=self.skew,
+                claimed=self._claimed,
+            )
+            if match is None and not complete:
+                left.append((call, handle))
+                continue
+            call.next_poll = now + self.poll_interval
+            update: CallUpdate | None = None
+            if match is not None:
+                self._claim(call, str(match["id"]), correlation="matched", now=call.touched)
+                update = self._update(call, dict(match), handle, now=now, force=True)
+            elif now - call.placed_at > timedelta(seconds=call.ring_timeout) + self.margin:
+                update = self._not_found(call, now=now)
+            if update is not None:
+                updates.append(update)
+        calls[:] = left
         return updates
 
     def _correlate_for_poll(
