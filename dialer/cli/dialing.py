@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import click
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -17,9 +17,9 @@ from dialer.context import Context
 from dialer.daemon import ownership
 from dialer.daemon.metrics import DaemonMetrics
 from dialer.daemon.metrics import serve as serve_metrics
-from dialer.daemon.runner import RunResult, run_once, run_virtual_until_done
+from dialer.daemon.runner import DrainResult, RunResult, drain_virtual, run_once, run_virtual_until_done
 from dialer.daemon.scheduler import Daemon
-from dialer.daemon.tick import TickReport, collect
+from dialer.daemon.tick import TickReport
 from dialer.domain.clock import SystemClock, VirtualClock
 from dialer.domain.records import RecordStatus
 from dialer.errors import ConfigError
@@ -27,15 +27,6 @@ from dialer.reports.metrics import run_summary
 from dialer.telephony import BACKENDS
 
 log = logging.getLogger(__name__)
-
-
-def drain(ctx: Context, clock: VirtualClock, *, limit: timedelta = timedelta(hours=2)) -> None:
-    """Virtual time only: let calls in flight finish and collect their results, placing nothing."""
-    deadline = clock.now() + limit
-    while ctx.store.in_flight() and clock.now() < deadline:
-        nxt = ctx.telephony.next_event_at(now=clock.now())
-        clock.advance_to(nxt if nxt is not None else clock.now() + timedelta(seconds=1))
-        collect(ctx, now=clock.now())
 
 
 @cli.command()
@@ -94,9 +85,10 @@ def run(
         elif once:
             with ownership.holding(ctx, names, every=False):
                 report: TickReport = run_once(ctx, campaigns=names)
-                if clock is not None:
-                    drain(ctx, clock)
+                drained = drain_virtual(ctx, clock, campaigns=names) if clock is not None else None
             extra.update({"placed": report.placed, "decisions": {c.campaign: c.reason for c in report.campaigns}})
+            if drained is not None:
+                extra.update(_drain_result(drained))
         else:
             metrics = DaemonMetrics(backend=backend) if settings.metrics_port is not None else None
             daemon = Daemon(
@@ -221,6 +213,23 @@ def _run_result(result: RunResult) -> dict[str, object]:
         "ticks": result.ticks,
         "done": result.done,
         "stopped_reason": result.stopped_reason,
+    }
+
+
+def _drain_result(drained: DrainResult) -> dict[str, object]:
+    """What the simulated `--once` drain left; calls left in flight are said on stderr too."""
+    if drained.stopped_reason is not None:
+        err.print(f"[yellow]warning:[/] {drained.stopped_reason}")
+        log.warning(
+            "drain stopped: %s",
+            drained.stopped_reason,
+            extra={"action": "drain", "in_flight": drained.left, "virtual_end": drained.finished.isoformat()},
+        )
+    return {
+        "in_flight_at_exit": drained.left,
+        "drain_ended": drained.ended,
+        "virtual_end": drained.finished.isoformat(),
+        **({"drain_stopped_reason": drained.stopped_reason} if drained.stopped_reason else {}),
     }
 
 

@@ -266,11 +266,11 @@ class SimulatedTelephony:
         pending = []
         if self._epoch is not None:
             times = [t for t in (c.next_event_time() for c in self._centres.values()) if t is not None]
-            pending += [self._epoch + timedelta(seconds=t) for t in times]
+            pending += [_instant_due(self._epoch, t) for t in times]
         for centre in self._desk.values():
             t = centre.next_event_time()
-            if t is not None and centre.epoch is not None:  # rounded up: at that instant the event is due
-                pending.append(centre.epoch + timedelta(microseconds=math.ceil(t * 1_000_000)))
+            if t is not None and centre.epoch is not None:
+                pending.append(_instant_due(centre.epoch, t))
         return min(pending, default=None)
 
     def check_credentials(self) -> str:
@@ -318,6 +318,16 @@ class SimulatedTelephony:
             raw=session if state is AttemptState.ENDED else None,
             caller_id=call.caller_id,
         )
+
+
+def _instant_due(epoch: datetime, t: float) -> datetime:
+    """The first whole microsecond at which the model event at ``t`` seconds after ``epoch`` is
+    due. Rounded up: an instant rounded to the nearest microsecond can fall just before the
+    event, and a clock advanced to it would never reach the event."""
+    us = math.ceil(t * 1_000_000)
+    while us / 1_000_000 < t:  # t * 1e6 itself may have been rounded down
+        us += 1
+    return epoch + timedelta(microseconds=us)
 
 
 def _amd(centre: CallCentre, outcome: CallResult | None) -> str | None:
