@@ -25,8 +25,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from dialer.domain.campaigns import Campaign, CampaignSpec
 from dialer.domain.clock import Clock, VirtualClock
-from dialer.domain.records import AttemptState
+from dialer.domain.records import AttemptState, NewRecord
 from dialer.sandbox.evovoice import EvoSandbox, SandboxConfig
 from dialer.sandbox.evovoice_app import create_app
 from dialer.sandbox.server import BackgroundServer, free_port
@@ -151,6 +152,70 @@ def evo_backend(
     options.setdefault("poll_interval", 1.0)
     options.setdefault("max_cps", None)  # production defaults to 1 call/s; these tests are not about CPS
     return EvoVoiceTelephony(api=api, **options)
+
+
+@contextmanager
+def twilio_sandbox(
+    *, clock: Clock, agents: int = 4, model: CallModel | None = None, seed: int = 3, cps: int = 50, **options: Any
+) -> Iterator[tuple[TwilioSandbox, str]]:
+    """A Twilio sandbox on loopback, on ``clock``, its call progress running on its own thread:
+    yields (sandbox, base URL)."""
+    if model is not None:
+        options["model"] = model
+    sandbox = TwilioSandbox(numbers=OWNED, agents=agents, clock=clock, cps=cps, seed=seed, **options)
+    with BackgroundServer(sandbox.app) as url:
+        sandbox.start()
+        try:
+            yield sandbox, url
+        finally:
+            sandbox.stop()
+
+
+def twilio_backend(sandbox: TwilioSandbox, url: str, *, timeout: float = 5.0, **config: Any) -> TwilioTelephony:
+    """The real Twilio client on ``sandbox`` (no status callbacks: calls are polled)."""
+    config.setdefault("max_cps", 50)
+    config.setdefault("poll_interval", 0.0)
+    return TwilioTelephony(
+        TwilioConfig(
+            account_sid=sandbox.account_sid, auth_token=sandbox.auth_token, api_base_url=url, timeout=timeout, **config
+        )
+    )
+
+
+def due_campaign(
+    store: SqlStore,
+    name: str,
+    n: int,
+    *,
+    now: datetime,
+    first: int,
+    agents: int = 4,
+    flow_id: str = "flow-agents",
+    zone: str = "America/New_York",
+    user_data: Callable[[int], dict[str, str]] = lambda i: {},
+) -> Campaign:
+    """A campaign on :data:`OWNED`'s first caller ID with ``n`` records due at ``now`` (one
+    attempt each), numbered ``+1212555`` + ``first``, ``first + 1``, …"""
+    c = store.create_campaign(
+        CampaignSpec(name=name, flow_id=flow_id, caller_ids=(OWNED[0],), agents=agents, max_attempts=1), now=now
+    )
+    store.insert_records(
+        c.id,
+        [
+            NewRecord(
+                handle=f"R-{i}",
+                phone=f"+1212555{first + i:04d}",
+                caller_id=None,
+                user_data=user_data(i),
+                next_dial_at=now,
+                timezone=zone,
+                tz_candidates=(zone,),
+            )
+            for i in range(n)
+        ],
+        now=now,
+    )
+    return c
 
 
 @contextmanager

@@ -21,16 +21,15 @@ from sqlalchemy.engine import make_url
 
 from dialer.context import build_context
 from dialer.daemon.scheduler import Daemon
-from dialer.domain.campaigns import CampaignSpec
 from dialer.domain.clock import SystemClock
-from dialer.domain.records import NewRecord, RecordStatus
+from dialer.domain.records import RecordStatus
 from dialer.settings import load_settings
 from dialer.sim.callcentre import CallModel
 from dialer.store.repository import SqlStore
 from dialer.store.tables import Base
 from tests.e2e.test_daemon_process import daytime_zone
 from tests.tcp_proxy import TcpProxy
-from tests.telephony_lines import OWNED, evo_backend, evo_sandbox
+from tests.telephony_lines import due_campaign, evo_backend, evo_sandbox
 
 pytestmark = pytest.mark.postgresql
 
@@ -72,26 +71,7 @@ def test_a_30_second_database_outage_is_waited_out_and_nothing_is_lost(
         sandbox, api = stack.enter_context(evo_sandbox(clock=clock, agents=4, model=FAST))
         store = SqlStore.open(url)
         stack.callback(store.close)
-        c = store.create_campaign(
-            CampaignSpec(name="outage", flow_id="flow-1", caller_ids=(OWNED[0],), agents=4, max_attempts=1),
-            now=clock.now(),
-        )
-        store.insert_records(
-            c.id,
-            [
-                NewRecord(
-                    handle=f"R-{i}",
-                    phone=f"+1212555{3000 + i:04d}",
-                    caller_id=None,
-                    user_data={},
-                    next_dial_at=clock.now(),
-                    timezone=zone,
-                    tz_candidates=(zone,),
-                )
-                for i in range(RECORDS)
-            ],
-            now=clock.now(),
-        )
+        c = due_campaign(store, "outage", RECORDS, now=clock.now(), first=3000, flow_id="flow-1", zone=zone)
         settings = load_settings(tick_seconds=0.2, lease_seconds=5)
         backend = evo_backend(api, timeout=2.0, poll_interval=0.3)
         ctx = build_context(settings, clock=clock, store=store, telephony=backend)

@@ -21,18 +21,16 @@ import pytest
 from dialer.context import Context, build_context
 from dialer.daemon import tick
 from dialer.daemon.ownership import Pacers
-from dialer.domain.campaigns import Campaign, CampaignSpec
+from dialer.domain.campaigns import Campaign
 from dialer.domain.clock import VirtualClock
-from dialer.domain.records import AttemptState, NewRecord, RecordStatus
+from dialer.domain.records import AttemptState, RecordStatus
 from dialer.sandbox import evovoice as evo_mod
 from dialer.sandbox import twilio as twilio_mod
-from dialer.sandbox.server import BackgroundServer
 from dialer.settings import load_settings
 from dialer.sim.callcentre import CallModel
 from dialer.store.repository import SqlStore
-from dialer.telephony.twilio_voice import TwilioConfig, TwilioTelephony
 from tests.conftest import T0
-from tests.telephony_lines import OWNED, evo_backend, evo_sandbox
+from tests.telephony_lines import due_campaign, evo_backend, evo_sandbox, twilio_backend, twilio_sandbox
 
 MODEL = CallModel(hit_rate=0.5, talk_mean=20, ring_timeout=20)
 HANG = 4.0
@@ -41,26 +39,7 @@ HANG = 4.0
 
 def campaign(store: SqlStore, n: int) -> Campaign:
     """``n`` due records (4 agents, one attempt each)."""
-    c = store.create_campaign(
-        CampaignSpec(name="fenced", flow_id="flow-agents", caller_ids=(OWNED[0],), agents=4, max_attempts=1), now=T0
-    )
-    store.insert_records(
-        c.id,
-        [
-            NewRecord(
-                handle=f"R-{i}",
-                phone=f"+1212555{3000 + i:04d}",
-                caller_id=None,
-                user_data={},
-                next_dial_at=T0,
-                timezone="America/New_York",
-                tz_candidates=("America/New_York",),
-            )
-            for i in range(n)
-        ],
-        now=T0,
-    )
-    return c
+    return due_campaign(store, "fenced", n, now=T0, first=3000)
 
 
 @dataclass
@@ -86,28 +65,9 @@ def line(name: str, store: SqlStore, clock: VirtualClock, *, concurrency: int, l
                 return [(p.session_id, p.number, p.answered_late) for p in evo.placements]
 
         else:
-            tw = twilio_mod.TwilioSandbox(
-                numbers=OWNED,
-                agents=4,
-                model=MODEL,
-                clock=clock,
-                cps=50,
-                seed=4,
-                faults=twilio_mod.Faults(commit_then_timeout=1.0, timeout_delay=HANG) if late else twilio_mod.Faults(),
-            )
-            url = stack.enter_context(BackgroundServer(tw.app))
-            tw.start()
-            stack.callback(tw.stop)
-            backend = TwilioTelephony(
-                TwilioConfig(
-                    account_sid=tw.account_sid,
-                    auth_token=tw.auth_token,
-                    api_base_url=url,
-                    max_cps=50,
-                    timeout=10.0,
-                    poll_interval=0.0,
-                )
-            )
+            faults = twilio_mod.Faults(commit_then_timeout=1.0, timeout_delay=HANG) if late else twilio_mod.Faults()
+            tw, url = stack.enter_context(twilio_sandbox(clock=clock, agents=4, model=MODEL, seed=4, faults=faults))
+            backend = twilio_backend(tw, url, timeout=10.0)
 
             def calls() -> list[tuple[str, str, bool]]:
                 return [(c.sid, c.to, c.sid in tw.late_answers) for c in list(tw.calls.values())]

@@ -22,18 +22,16 @@ import pytest
 from dialer.context import Context, build_context
 from dialer.daemon import tick
 from dialer.daemon.runner import run_virtual_until_done
-from dialer.domain.campaigns import Campaign, CampaignSpec
+from dialer.domain.campaigns import Campaign
 from dialer.domain.clock import VirtualClock
-from dialer.domain.records import NewRecord, RecordStatus
+from dialer.domain.records import RecordStatus
 from dialer.sandbox import evovoice as evo_sandbox_mod
 from dialer.sandbox import twilio as twilio_sandbox_mod
-from dialer.sandbox.server import BackgroundServer
 from dialer.settings import load_settings
 from dialer.sim.callcentre import CallModel
 from dialer.store.repository import SqlStore
-from dialer.telephony.twilio_voice import TwilioConfig, TwilioTelephony
 from tests.conftest import T0
-from tests.telephony_lines import OWNED, evo_backend, evo_sandbox
+from tests.telephony_lines import due_campaign, evo_backend, evo_sandbox, twilio_backend, twilio_sandbox
 
 MODEL = CallModel(hit_rate=0.5, busy_share=0.2, talk_mean=20, ring_timeout=20)
 RECORDS = 12
@@ -101,54 +99,16 @@ def provider(name: str, store: SqlStore, clock: VirtualClock, *, timeout: float,
             )
             backend: Any = evo_backend(url, timeout=timeout, poll_interval=2.0)
         else:
-            sandbox = twilio_sandbox_mod.TwilioSandbox(
-                numbers=OWNED,
-                agents=4,
-                model=MODEL,
-                clock=clock,
-                cps=50,
-                seed=5,
-                faults=twilio_sandbox_mod.Faults(**faults),
+            sandbox, url = stack.enter_context(
+                twilio_sandbox(clock=clock, agents=4, model=MODEL, seed=5, faults=twilio_sandbox_mod.Faults(**faults))
             )
-            url = stack.enter_context(BackgroundServer(sandbox.app))
-            sandbox.start()
-            stack.callback(sandbox.stop)
-            backend = TwilioTelephony(
-                TwilioConfig(
-                    account_sid=sandbox.account_sid,
-                    auth_token=sandbox.auth_token,
-                    api_base_url=url,
-                    max_cps=50,
-                    timeout=timeout,
-                    poll_interval=0.0,
-                )
-            )
+            backend = twilio_backend(sandbox, url, timeout=timeout)
         stack.callback(backend.close)
         yield Provider(name, build_context(settings, clock=clock, store=store, telephony=backend), sandbox)
 
 
 def make_campaign(store: SqlStore, n: int, *, agents: int = 4) -> Campaign:
-    c = store.create_campaign(
-        CampaignSpec(name="faults", flow_id="flow-agents", caller_ids=(OWNED[0],), agents=agents, max_attempts=1),
-        now=T0,
-    )
-    store.insert_records(
-        c.id,
-        [
-            NewRecord(
-                handle=f"R-{i}",
-                phone=f"+1212555{2000 + i:04d}",
-                caller_id=None,
-                user_data={"n": str(i)},
-                next_dial_at=T0,
-                timezone="America/New_York",
-                tz_candidates=("America/New_York",),
-            )
-            for i in range(n)
-        ],
-        now=T0,
-    )
-    return c
+    return due_campaign(store, "faults", n, now=T0, first=2000, agents=agents, user_data=lambda i: {"n": str(i)})
 
 
 def assert_accounted_for(p: Provider, c: Campaign, n: int) -> None:
