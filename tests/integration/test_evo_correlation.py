@@ -79,3 +79,34 @@ def test_a_call_with_no_session_yet_is_decided_by_a_page_that_reaches_back_past_
             assert sandbox.requests - before == 1  # one short page decided all four
         finally:
             backend.close()
+
+
+#: Everybody answers at once and talks for a second: a call has ended by its first poll.
+SHORT = CallModel(hit_rate=1.0, answer_min=0.2, answer_shape=3.0, answer_scale=0.05, talk_mean=1.0, wrap=0.0)
+
+
+@pytest.mark.parametrize("calls", [1, 3])
+def test_an_update_the_store_did_not_take_is_reported_again_on_the_next_poll(calls: int) -> None:
+    """The poll that correlates a call may be lost on the way to the store (the database was
+    cut while the write-back ran). The store then still shows the call with no session and
+    the same state, and the next poll must report the session and outcome again — not
+    treat its own earlier claim as another call's and end the attempt ``session_not_found``."""
+    clock = VirtualClock(T0)
+    with evo_sandbox(clock=clock, agents=8, model=SHORT) as (sandbox, url):
+        backend = evo_backend(url, live_calls=False, tag_sessions=False, poll_interval=0.5)
+        try:
+            handles = place(backend, clock, calls)
+            clock.advance(30)
+            first = backend.poll(handles, now=clock.now())
+            assert {u.state for u in first} == {AttemptState.ENDED} and len(first) == calls
+            # Nothing of ``first`` was written: the handles are what the store still holds.
+            clock.advance(1)
+            again = backend.poll(handles, now=clock.now())
+            session_of = {p.number: p.session_id for p in sandbox.placements}
+            number_of = {h.attempt_id: h.number for h in handles}
+            assert {u.attempt_id: (u.provider_ref, u.correlation, u.outcome) for u in again} == {
+                u.attempt_id: (session_of[number_of[u.attempt_id]], "matched", u.outcome) for u in first
+            }
+            assert all(u.outcome is not None and u.outcome.value != "UNKNOWN" for u in again)
+        finally:
+            backend.close()

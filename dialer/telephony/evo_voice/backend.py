@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -124,7 +124,11 @@ class EvoVoiceTelephony:
         self.skew = correlation_skew
         self.margin = correlation_margin
         self._calls: dict[str, TrackedCall] = {}
-        self._claimed: dict[str, datetime] = {}
+        #: Sessions matched to attempts: session id → (attempt id, when). A session claimed by one
+        #: attempt is never matched to another; its own attempt finds it again (below).
+        self._claimed: dict[str, tuple[str, datetime]] = {}
+        #: attempt id → (session id, how it was found), for calls this process has matched.
+        self._session_of: dict[str, tuple[str, str | None]] = {}
         self._ready = False
         self._cool_until: datetime | None = None
         self._cool_step = COOL_DOWN
@@ -395,7 +399,7 @@ class EvoVoiceTelephony:
                 number=call.number,
                 since=call.placed_at,
                 skew=self.skew,
-                claimed=self._claimed,
+                claimed=_ClaimedByOthers(self._claimed, call.attempt_id),
             )
             if match is None and not complete:
                 left.append((call, handle))
@@ -585,7 +589,11 @@ class EvoVoiceTelephony:
             count_per_page=10,
         )
         match = evo_mapping.match_session(
-            rows, number=call.number, since=call.placed_at, skew=self.skew, claimed=self._claimed
+            rows,
+            number=call.number,
+            since=call.placed_at,
+            skew=self.skew,
+            claimed=_ClaimedByOthers(self._claimed, call.attempt_id),
         )
         if match is None:
             return None
@@ -595,7 +603,8 @@ class EvoVoiceTelephony:
     def _claim(self, call: TrackedCall, session_id: str, *, correlation: str | None, now: datetime) -> None:
         call.session_id = session_id
         call.correlation = correlation
-        self._claimed[session_id] = now
+        self._claimed[session_id] = (call.attempt_id, now)
+        self._session_of[call.attempt_id] = (session_id, correlation)
 
     # ------------------------------------------------------------- hang up
     def hang_up(self, handle: CallHandle, *, now: datetime) -> None:
@@ -641,6 +650,10 @@ class EvoVoiceTelephony:
                 placed_at=handle.placed_at,
                 touched=now,
             )
+            if not handle.provider_ref and handle.attempt_id in self._session_of:
+                # Matched by an earlier poll whose update the store did not take (the write
+                # failed, say): the same session again, reported again.
+                call.session_id, call.correlation = self._session_of[handle.attempt_id]
             self._calls[handle.attempt_id] = call
         if handle.provider_ref and call.session_id != handle.provider_ref:
             # How the session was found is the dialer's record of it (``matched`` after a search,
@@ -650,6 +663,8 @@ class EvoVoiceTelephony:
             call.load_user_data = handle.load_user_data
         if handle.provider_ref:
             call.reported = True
+        elif call.reported and call.session_id is not None:
+            call.reported = False  # the store has not got the session: the next read reports it again
         call.seen_answer = call.seen_answer or handle.seen_answer
         call.touched = now
         return call
@@ -659,8 +674,10 @@ class EvoVoiceTelephony:
         for attempt_id in [a for a, c in self._calls.items() if now - c.touched > timedelta(hours=1)]:
             del self._calls[attempt_id]
         horizon = now - timedelta(days=2)
-        for session_id in [s for s, at in self._claimed.items() if at < horizon]:
-            del self._claimed[session_id]
+        for session_id in [s for s, (_, at) in self._claimed.items() if at < horizon]:
+            attempt_id, _ = self._claimed.pop(session_id)
+            if self._session_of.get(attempt_id, (None, None))[0] == session_id:
+                del self._session_of[attempt_id]
 
     def _update(
         self, call: TrackedCall, session: Mapping[str, Any], handle: CallHandle, *, now: datetime, force: bool = False
@@ -701,3 +718,22 @@ class EvoVoiceTelephony:
     def _vanished(self, call: TrackedCall, *, now: datetime) -> CallUpdate:
         self._calls.pop(call.attempt_id, None)
         return vanished(call, now=now)
+
+
+class _ClaimedByOthers(Collection[str]):
+    """The claimed session ids, less the one ``attempt_id`` itself claimed (for
+    :func:`~dialer.telephony.evo_mapping.match_session`, without copying the claims)."""
+
+    def __init__(self, claims: Mapping[str, tuple[str, datetime]], attempt_id: str) -> None:
+        self._claims = claims
+        self._attempt = attempt_id
+
+    def __contains__(self, session_id: object) -> bool:
+        claim = self._claims.get(session_id) if isinstance(session_id, str) else None
+        return claim is not None and claim[0] != self._attempt
+
+    def __iter__(self) -> Iterator[str]:
+        return (s for s, (a, _) in self._claims.items() if a != self._attempt)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
