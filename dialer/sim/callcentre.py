@@ -36,7 +36,9 @@ class CallModel:
     """The callee and agent behaviour. Defaults are bench-v1 with p = 0.35."""
 
     hit_rate: float = 0.35
-    """Probability that an attempt is answered by a live person."""
+    """Probability that the callee is a live person who picks up. A live answer drawn later than
+    ``ring_timeout`` is still released as a no-answer, so even ``hit_rate=1.0`` leaves about 1 %
+    of calls unanswered at the default 25 s; raise ``ring_timeout`` for calls that must connect."""
     answer_min: float = 2.0
     answer_shape: float = 3.0
     answer_scale: float = 8.0 / 3.0

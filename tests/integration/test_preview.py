@@ -26,6 +26,13 @@ CampaignFactory = Callable[..., Campaign]
 RecordFactory = Callable[..., NewRecord]
 
 
+# A callee who always picks up. The model releases a live answer drawn later than its ring
+# timeout (25 s by default) as a no-answer, and a preview-desk call is seeded from its random
+# attempt id, so ``hit_rate=1.0`` alone leaves about 1 call in 100 unanswered. With a 600 s ring
+# timeout the answer time (2 s + Gamma(3, 8/3 s)) never reaches it.
+ALWAYS_ANSWERED: dict[str, float] = {"hit_rate": 1.0, "ring_timeout": 600.0}
+
+
 def context(store: SqlStore, clock: VirtualClock, **model: float) -> Context:
     def agents(name: str) -> int:
         return store.get_campaign(name).agents
@@ -162,7 +169,7 @@ def test_dial_then_complete_with_a_final_disposition(
 ) -> None:
     c = preview_campaign(campaign_factory, agents=2)
     record = record_factory(c)
-    ctx = context(store, clock, hit_rate=1.0)
+    ctx = context(store, clock, **ALWAYS_ANSWERED)
     preview.next_record(ctx, c.name, "alice", now=clock.now())
     dialed = preview.dial(ctx, record.handle, "alice", now=clock.now())
     assert dialed.placed and dialed.caller_id == "+12125550100"
@@ -237,7 +244,7 @@ def test_preview_calls_are_not_abandonment_candidates(
 ) -> None:
     c = preview_campaign(campaign_factory, agents=0)  # nobody takes the answered call: ABANDONED
     record = record_factory(c)
-    ctx = context(store, clock, hit_rate=1.0)
+    ctx = context(store, clock, **ALWAYS_ANSWERED)
     preview.next_record(ctx, c.name, "alice", now=clock.now())
     dialed = preview.dial(ctx, record.handle, "alice", now=clock.now())
     until_ended(ctx, clock, dialed.attempt_id)
@@ -260,7 +267,7 @@ def test_predictive_abandons_still_count_next_to_preview_calls(
 ) -> None:
     c = campaign_factory(agents=0)
     record_factory(c)
-    ctx = context(store, clock, hit_rate=1.0)
+    ctx = context(store, clock, **ALWAYS_ANSWERED)
     # A progressive campaign with no agents places nothing; write one abandoned call by hand.
     claim = store.claim_records(c.id, limit=1, worker="daemon", lease_seconds=60, now=clock.now())[0]
     assert tick.place(ctx, c, claim.record, caller_id="+12125550100", reason="test", now=clock.now()) == "placed"
@@ -464,7 +471,7 @@ def test_no_preview_call_is_sent_when_the_pacer_lease_is_about_to_run_out(
 ) -> None:
     c = preview_campaign(campaign_factory, agents=2)
     record = record_factory(c)
-    ctx = context(store, clock, hit_rate=1.0)
+    ctx = context(store, clock, **ALWAYS_ANSWERED)
     ctx.fence = ClosingFence(tick.MIN_PLACEMENT_WAIT / 2)
     preview.next_record(ctx, c.name, "alice", now=clock.now())
     with pytest.raises(preview.PreviewError, match="pacer lease on the campaign is about to run out"):
