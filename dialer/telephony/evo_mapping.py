@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -284,7 +284,7 @@ def match_session(
     number: str,
     since: datetime,
     skew: timedelta = timedelta(seconds=60),
-    claimed: Collection[str] = (),
+    claimed: Container[str] = (),
 ) -> Mapping[str, object] | None:
     """The session a placement to ``number`` at ``since`` created, from a ``GET /sessions``
     page: the newest unclaimed outgoing session whose ``toAddress`` (or ``destination``) is

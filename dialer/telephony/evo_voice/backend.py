@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -720,7 +720,7 @@ class EvoVoiceTelephony:
         return vanished(call, now=now)
 
 
-class _ClaimedByOthers(Collection[str]):
+class _ClaimedByOthers(Container[str]):
     """The claimed session ids, less the one ``attempt_id`` itself claimed (for
     :func:`~dialer.telephony.evo_mapping.match_session`, without copying the claims)."""
 
@@ -731,9 +731,3 @@ class _ClaimedByOthers(Collection[str]):
     def __contains__(self, session_id: object) -> bool:
         claim = self._claims.get(session_id) if isinstance(session_id, str) else None
         return claim is not None and claim[0] != self._attempt
-
-    def __iter__(self) -> Iterator[str]:
-        return (s for s, (a, _) in self._claims.items() if a != self._attempt)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
