@@ -20,9 +20,7 @@ from dialer.context import Context, build_context
 from dialer.daemon import metrics as daemon_metrics
 from dialer.daemon.events import error_kind
 from dialer.daemon.scheduler import Daemon
-from dialer.domain.campaigns import CampaignSpec
 from dialer.domain.clock import SystemClock
-from dialer.domain.records import NewRecord
 from dialer.errors import (
     PlacementUncertain,
     TelephonyAuthError,
@@ -34,7 +32,7 @@ from dialer.sandbox.evovoice import EvoSandbox
 from dialer.settings import load_settings
 from dialer.sim.callcentre import CallModel
 from dialer.store.repository import SqlStore
-from tests.telephony_lines import OWNED, evo_sandbox
+from tests.telephony_lines import due_campaign, evo_sandbox
 
 #: Every metric the README documents, with its Prometheus type. Removing one fails the test.
 DOCUMENTED = {
@@ -111,26 +109,7 @@ def running(tmp_path: Path) -> Iterator[Running]:
         store = SqlStore.open(f"sqlite:///{tmp_path / 'dialer.db'}")
         stack.callback(store.close)
         now = SystemClock().now()
-        campaign = store.create_campaign(
-            CampaignSpec(name="metered", flow_id="flow-1", caller_ids=(OWNED[0],), agents=3, max_attempts=1), now=now
-        )
-        zone = daytime_zone()
-        store.insert_records(
-            campaign.id,
-            [
-                NewRecord(
-                    handle=f"R-{i}",
-                    phone=f"+1212555{i:04d}",
-                    caller_id=None,
-                    user_data={},
-                    next_dial_at=now,
-                    timezone=zone,
-                    tz_candidates=(zone,),
-                )
-                for i in range(12)
-            ],
-            now=now,
-        )
+        due_campaign(store, "metered", 12, now=now, first=0, agents=3, flow_id="flow-1", zone=daytime_zone())
         settings = load_settings(
             backend="evovoice",
             evovoice_base_url=api,
