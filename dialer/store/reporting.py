@@ -12,9 +12,10 @@ time zones, ``datetime()`` with the zone's UTC offset chosen per value from the 
 that :func:`offset_periods` derives from the IANA database. That keeps the per-row cost of
 an export in C, and lets periods be grouped by *local* hour or day in SQL, for any zone.
 
-On SQLite the attempts can also come back as finished CSV lines
-(:meth:`ReportReader.attempt_csv_lines`): the database renders each line with one
-``printf``, which is what makes a million-attempt CSV fit in seconds.
+The attempts can also come back as finished CSV lines
+(:meth:`ReportReader.attempt_csv_lines`): SQLite renders each line with one ``printf``,
+PostgreSQL streams them from ``COPY … TO STDOUT (FORMAT csv)``, which is what makes a
+million-attempt CSV fit in seconds.
 
 Attempts belong to the instant they were placed (``created_at``, written just before the
 provider is asked to dial): every attempt, in flight or ended, falls in exactly one period.
@@ -136,45 +137,34 @@ def _csv_printf(
     return type_coerce(func.printf(",".join(formats), *values), String())
 
 
-def _csv_concat(
+def _csv_fields(
     columns: Sequence[ColumnElement[Any]], kinds: Sequence[CsvKind], triggers: Sequence[str], plain: str
-) -> ColumnElement[str]:
-    """PostgreSQL's counterpart of :func:`_csv_printf`: one text expression that writes
-    ``columns`` as ``csv.writer`` with ``QUOTE_NONNUMERIC`` does. Floats are written as
-    Python's ``repr`` writes them: PostgreSQL's shortest exact text, with ``.0`` on whole
-    numbers (below 10¹⁵, as a duration always is). ``free`` text that begins with a trigger
-    and does not match ``plain`` gets the ``'`` prefix."""
-    parts: list[ColumnElement[Any]] = []
+) -> list[tuple[ColumnElement[str], bool]]:
+    """PostgreSQL's counterpart of :func:`_csv_printf`: each column as the text that
+    ``csv.writer`` with ``QUOTE_NONNUMERIC`` writes for it, and whether it is quoted. COPY's
+    own CSV writer then quotes (``FORCE_QUOTE``) and escapes the text columns in C. No value
+    is NULL: an empty one is ``''``, which COPY writes as ``""`` whether forced or not, as the
+    csv module writes ``None``. Floats are written as Python's ``repr`` writes them:
+    PostgreSQL's shortest exact text, with ``.0`` on whole numbers (below 10¹⁵, as a duration
+    always is). ``free`` text that begins with a trigger and does not match ``plain`` gets the
+    ``'`` prefix."""
+    fields: list[tuple[ColumnElement[str], bool]] = []
     for column, kind in zip(columns, kinds, strict=True):
-        if parts:
-            parts.append(literal(","))
         if kind == "number":
             text: ColumnElement[Any] = cast(column, String())
             if isinstance(column.type, Float):
                 whole = and_(column == func.trunc(column), func.abs(column) < 1e15)
                 text = case((whole, func.concat(cast(cast(column, BigInteger()), String()), ".0")), else_=text)
-            parts.append(func.coalesce(text, literal('""')))
+            fields.append((func.coalesce(text, literal("")), False))
         elif kind == "flag":
-            parts.append(case((column.is_(True), "True"), (column.is_(False), "False"), else_='""'))
+            fields.append((case((column.is_(True), "True"), (column.is_(False), "False"), else_=""), False))
         else:
             value: ColumnElement[Any] = func.coalesce(column, literal(""))
             if kind == "free":
                 risky = and_(func.left(column, 1).in_(triggers), column.op("!~")(f"^(?:{plain})$"))
                 value = case((risky, func.concat("'", column)), else_=value)
-            parts.append(func.concat('"', func.replace(value, '"', '""'), '"'))
-    return type_coerce(func.concat(*parts), String())
-
-
-#: COPY's text format escapes these (and the backslash) in a value; nothing else.
-_COPY_ESCAPES = {"\\": "\\", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
-_COPY_ESCAPE = re.compile(r"\\(.)")
-
-
-def _copy_text_lines(chunks: list[bytes], encoding: str) -> list[str]:
-    """Lines of one text-format COPY column (each chunk one row ending in ``\\n``), unescaped."""
-    lines = b"".join(chunks).decode(encoding).split("\n")
-    lines.pop()  # after the last row's line end
-    return [_COPY_ESCAPE.sub(lambda m: _COPY_ESCAPES[m.group(1)], s) if "\\" in s else s for s in lines]
+            fields.append((type_coerce(value, String()), True))
+    return fields
 
 
 class PeriodCount(NamedTuple):
@@ -429,8 +419,9 @@ class ReportReader:
         attempt); campaigns of more than :data:`HANDLES_IN_MEMORY` records join instead, so
         memory stays bounded.
 
-        On PostgreSQL the lines come from ``COPY (…) TO STDOUT``: the server renders each line
-        with string functions and streams it, and the client only undoes COPY's text escapes.
+        On PostgreSQL the lines come from ``COPY (…) TO STDOUT (FORMAT csv)``: the server
+        renders each value, COPY's CSV writer quotes the text ones, and the client only turns
+        each row's ``\\n`` into ``\\r\\n`` (:func:`~dialer.reports.csvfile.write_csv_lines`).
         There the neutralisation is done in SQL too: the ``'`` prefix of OWASP's rule (what
         :func:`dialer.reports.safety.csv_text` does) on trigger-led text that does not match
         ``plain`` in full, which is therefore required.
@@ -476,20 +467,25 @@ class ReportReader:
         batch: int,
     ) -> Iterator[list[str]]:
         query = self._attempts_query(campaign_id, since, until)
-        line = _csv_concat(list(query.selected_columns), kinds, sorted(triggers), plain.pattern)
-        sql = query.with_only_columns(line).compile(dialect=self._conn.dialect, compile_kwargs={"literal_binds": True})
+        fields = _csv_fields(list(query.selected_columns), kinds, sorted(triggers), plain.pattern)
+        names = [f"c{i}" for i in range(len(fields))]
+        query = query.with_only_columns(*(value.label(name) for (value, _), name in zip(fields, names, strict=True)))
+        sql = query.compile(dialect=self._conn.dialect, compile_kwargs={"literal_binds": True})
+        quoted = ", ".join(name for (_, forced), name in zip(fields, names, strict=True) if forced)
         raw = self._conn.connection.driver_connection
         assert raw is not None  # a live connection inside the snapshot
         encoding = raw.info.encoding
-        with raw.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT") as copy:
-            chunks: list[bytes] = []
+        statement = f"COPY ({sql}) TO STDOUT (FORMAT csv, FORCE_QUOTE ({quoted}))"
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            lines: list[str] = []
             for data in copy:
-                chunks.append(bytes(data))  # one CopyData message: one line and its "\n"
-                if len(chunks) >= batch:
-                    yield _copy_text_lines(chunks, encoding)
-                    chunks = []
-            if chunks:
-                yield _copy_text_lines(chunks, encoding)
+                # One CopyData message is one row and its "\n" (a quoted value may hold more).
+                lines.append(str(data[:-1], encoding))
+                if len(lines) >= batch:
+                    yield lines
+                    lines = []
+            if lines:
+                yield lines
 
     def _rendered_handles(self, campaign_id: int, kind: CsvKind, codes: Sequence[int]) -> dict[int, str] | None:
         """Record id → its handle as a CSV field, or ``None`` if there are too many records to hold."""
