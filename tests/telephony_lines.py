@@ -30,7 +30,7 @@ from dialer.domain.clock import Clock, VirtualClock
 from dialer.domain.records import AttemptState, NewRecord
 from dialer.sandbox.evovoice import EvoSandbox, SandboxConfig
 from dialer.sandbox.evovoice_app import create_app
-from dialer.sandbox.server import BackgroundServer, free_port
+from dialer.sandbox.server import BackgroundServer, bind, url_of
 from dialer.sandbox.twilio import TwilioSandbox
 from dialer.sim.callcentre import CallModel
 from dialer.store.repository import SqlStore
@@ -262,12 +262,12 @@ def twilio_line(*, model: CallModel, agents: int, clock: VirtualClock, seed: int
         stack.callback(store.close)
         sandbox = TwilioSandbox(numbers=OWNED, agents=agents, model=model, seed=seed, clock=clock, cps=1000)
         api = stack.enter_context(BackgroundServer(sandbox.app))
-        port = free_port()
-        public = f"http://127.0.0.1:{port}"
+        sock = bind("127.0.0.1", 0)  # held until it serves: no other test can take the port meanwhile
+        public = url_of(sock)
         receiver = create_twilio_receiver(
             store=store, auth_token=sandbox.auth_token, public_base_url=public, now=clock.now
         )
-        stack.enter_context(BackgroundServer(receiver, port=port))
+        stack.enter_context(BackgroundServer(receiver, sock=sock))
         stack.callback(sandbox.stop)  # closes its HTTP client
         backend = TwilioTelephony(
             TwilioConfig(

@@ -30,13 +30,6 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port that was free a moment ago (for a server whose URL must be known before it starts)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
 def url_of(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
@@ -73,19 +66,33 @@ def _ignore(signum: int, frame: FrameType | None) -> None:
 
 
 class BackgroundServer:
-    """``with BackgroundServer(app) as url:`` serves ``app`` on loopback from a daemon thread."""
+    """``with BackgroundServer(app) as url:`` serves ``app`` on loopback from a daemon thread.
 
-    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning") -> None:
+    An app that must know its own URL before it is built (a webhook receiver checking signatures)
+    gets a socket bound first: ``sock = bind("127.0.0.1", 0)``, build the app with
+    ``url_of(sock)``, then ``BackgroundServer(app, sock=sock)`` serves on that very socket, so no
+    other process can take the port in between."""
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        sock: socket.socket | None = None,
+        log_level: str = "warning",
+    ) -> None:
         self.app = app
         self.host = host
         self.port = port
         self.log_level = log_level
         self.url = ""
+        self._sock = sock
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
     def start(self, *, timeout: float = 10.0) -> str:
-        sock = bind(self.host, self.port)
+        sock, self._sock = self._sock or bind(self.host, self.port), None
         self.url = url_of(sock)
         self._server = uvicorn.Server(_config(self.app, log_level=self.log_level))
         self._thread = threading.Thread(

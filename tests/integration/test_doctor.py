@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -19,7 +20,7 @@ from dialer import doctor
 from dialer.domain.campaigns import CampaignSpec
 from dialer.domain.clock import SystemClock, VirtualClock
 from dialer.errors import StoreError
-from dialer.sandbox.server import BackgroundServer, free_port
+from dialer.sandbox.server import BackgroundServer, bind, url_of
 from dialer.sandbox.twilio import TwilioSandbox
 from dialer.settings import load_settings
 from dialer.store import migrate
@@ -187,8 +188,17 @@ def test_a_missing_sqlite_file_is_reported_not_created(dialer: Dialer, database:
     assert not (tmp_path / "dialer.db").exists()
 
 
-def test_an_unreachable_database_fails(dialer: Dialer, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DIALER_DATABASE_URL", f"postgresql+psycopg://dialer:pw@127.0.0.1:{free_port()}/dialer")
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A loopback port bound but never listening: connecting is refused, and while the test
+    runs no other process (a parallel test) can start a server on it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
+
+
+def test_an_unreachable_database_fails(dialer: Dialer, monkeypatch: pytest.MonkeyPatch, refused_port: int) -> None:
+    monkeypatch.setenv("DIALER_DATABASE_URL", f"postgresql+psycopg://dialer:pw@127.0.0.1:{refused_port}/dialer")
     code, checks = diagnose(dialer)
     assert code == 1
     assert_fails_with_fix(checks["database"], "DIALER_DATABASE_URL", "127.0.0.1")
@@ -228,11 +238,11 @@ def test_a_postgresql_database_passes(dialer: Dialer, monkeypatch: pytest.Monkey
 def twilio(monkeypatch: pytest.MonkeyPatch, database: str, tmp_path: Path) -> Iterator[TwilioSandbox]:
     sandbox = TwilioSandbox(numbers=(OWNED[0],), agents=2, clock=SystemClock(), seed=3)
     store = SqlStore.open(f"sqlite:///{tmp_path / 'receiver.db'}")
-    port = free_port()
-    public = f"http://127.0.0.1:{port}"
+    sock = bind("127.0.0.1", 0)  # held until it serves: no other test can take the port meanwhile
+    public = url_of(sock)
     receiver = BackgroundServer(
         create_receiver(store=store, auth_token=sandbox.auth_token, public_base_url=public, now=SystemClock().now),
-        port=port,
+        sock=sock,
     )
     with BackgroundServer(sandbox.app) as api, receiver:
         monkeypatch.setenv("DIALER_BACKEND", "twilio")
@@ -268,9 +278,9 @@ def test_a_twilio_caller_id_not_owned_fails(dialer: Dialer, twilio: TwilioSandbo
 
 
 def test_an_unreachable_callback_url_fails(
-    dialer: Dialer, twilio: TwilioSandbox, monkeypatch: pytest.MonkeyPatch
+    dialer: Dialer, twilio: TwilioSandbox, monkeypatch: pytest.MonkeyPatch, refused_port: int
 ) -> None:
-    monkeypatch.setenv("DIALER_TWILIO_PUBLIC_BASE_URL", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.setenv("DIALER_TWILIO_PUBLIC_BASE_URL", f"http://127.0.0.1:{refused_port}")
     code, checks = diagnose(dialer)
     assert code == 1
     assert_fails_with_fix(checks["callback_url"], "cannot be reached", "dialer webhooks serve")

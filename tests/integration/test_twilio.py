@@ -20,7 +20,7 @@ from dialer.domain.clock import SystemClock
 from dialer.domain.records import AttemptState, NewRecord, RecordStatus
 from dialer.domain.results import CallResult
 from dialer.errors import PlacementUncertain, TelephonyAuthError, TelephonyRejected, TelephonyUnavailable
-from dialer.sandbox.server import BackgroundServer, free_port
+from dialer.sandbox.server import BackgroundServer, bind, url_of
 from dialer.sandbox.twilio import Faults, TwilioSandbox
 from dialer.settings import load_settings
 from dialer.sim.callcentre import CallModel
@@ -91,10 +91,10 @@ def make_world(store: SqlStore) -> Iterator[World]:
         seed=3,
     )
     api = BackgroundServer(sandbox.app)
-    port = free_port()
-    public = f"http://127.0.0.1:{port}"
+    sock = bind("127.0.0.1", 0)  # held until it serves: no other test can take the port meanwhile
+    public = url_of(sock)
     receiver = BackgroundServer(
-        create_app(store=store, auth_token=sandbox.auth_token, public_base_url=public, now=clock.now), port=port
+        create_app(store=store, auth_token=sandbox.auth_token, public_base_url=public, now=clock.now), sock=sock
     )
     receiver.start()
     sandbox.start()
