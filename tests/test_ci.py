@@ -59,7 +59,7 @@ def _pytest_args(tree: Path, *args: str, workers: str | None = None) -> list[str
 
 def test_the_suite_runs_on_parallel_workers_unless_told_otherwise(tmp_path: Path) -> None:
     tree = _test_tree(tmp_path)
-    assert _pytest_args(tree, "tests/unit") == ["-m", "pytest", "-n", "4", "--dist", "worksteal", "tests/unit"]
+    assert _pytest_args(tree, "tests/unit") == ["-m", "pytest", "-n", "3", "--dist", "worksteal", "tests/unit"]
     assert _pytest_args(tree, workers="2")[:4] == ["-m", "pytest", "-n", "2"]
     # the last -n wins, so -n 0 runs in one process; without the plugin -n is not passed at all
     assert _pytest_args(tree, "-n", "0")[-2:] == ["-n", "0"]
